@@ -1,0 +1,9 @@
+"""Tocsin: a self-hosted real-time notification server (Socket.IO, durable inbox, NextAuth)."""
+
+__version__ = "0.1.0"
+
+from tocsin.app import create_app  # noqa: E402
+from tocsin.config import ConfigError, Settings, load_settings  # noqa: E402
+from tocsin.service import NotificationService  # noqa: E402
+
+__all__ = ["ConfigError", "NotificationService", "Settings", "__version__", "create_app", "load_settings"]

@@ -1,0 +1,70 @@
+"""Request helpers shared by the routes: the service, credentials and JSON bodies."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Request
+
+from tocsin.auth.apikeys import Publisher
+from tocsin.auth.identity import bearer_token
+from tocsin.errors import BadRequest, PayloadTooLarge
+from tocsin.models import Identity
+from tocsin.service import NotificationService
+
+
+def get_service(request: Request) -> NotificationService:
+    """The node's service, set up by the app's lifespan."""
+    service: NotificationService = request.app.state.service
+    return service
+
+
+ServiceDep = Annotated[NotificationService, Depends(get_service)]
+
+
+async def get_publisher(
+    service: ServiceDep, authorization: Annotated[str | None, Header()] = None
+) -> Publisher:
+    """The API key's publisher (401 without a valid key)."""
+    return await service.authenticate_publisher(bearer_token(authorization))
+
+
+async def get_identity(
+    service: ServiceDep, authorization: Annotated[str | None, Header()] = None
+) -> Identity:
+    """The end user of a bearer token (401 with the refusal reason otherwise)."""
+    return service.authenticate_user(bearer_token(authorization))
+
+
+PublisherDep = Annotated[Publisher, Depends(get_publisher)]
+IdentityDep = Annotated[Identity, Depends(get_identity)]
+
+
+async def json_body(request: Request, *, required: bool = True) -> Any:
+    """Read a JSON body within the size limit.
+
+    Raises:
+        PayloadTooLarge: over ``TOCSIN_MAX_BODY_BYTES``.
+        BadRequest: not JSON.
+    """
+    limit = get_service(request).settings.max_body_bytes
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"body is over {limit} bytes", field="body")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"body is over {limit} bytes", field="body")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    if not raw.strip():
+        if required:
+            raise BadRequest("a JSON body is required", code="invalid_json", field="body")
+        return {}
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"body is not valid JSON: {exc}", code="invalid_json", field="body") from None

@@ -1,0 +1,61 @@
+"""Every HTTP error is JSON: ``{"error": code, "message": ..., "field": ...}``."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from tocsin.auth.errors import AuthError
+from tocsin.errors import TocsinError, from_pydantic
+
+log = logging.getLogger("tocsin.api")
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Map service errors, validation errors and Starlette's own errors to JSON bodies."""
+
+    @app.exception_handler(TocsinError)
+    async def _tocsin(_request: Request, exc: TocsinError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return JSONResponse(exc.to_json(), status_code=exc.status, headers=headers)
+
+    @app.exception_handler(AuthError)
+    async def _auth(_request: Request, exc: AuthError) -> JSONResponse:
+        body = {"error": "unauthorized", "reason": exc.reason, "message": exc.detail}
+        return JSONResponse(body, status_code=401, headers={"WWW-Authenticate": "Bearer"})
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {**err, "loc": tuple(err.get("loc", ()))[1:] or err.get("loc", ())}
+            for err in exc.errors()
+        ]
+        failure = from_pydantic(errors)
+        return JSONResponse(failure.to_json(), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _HTTP_CODES.get(exc.status_code, "http_error")
+        return JSONResponse(
+            {"error": code, "message": str(exc.detail)},
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", exc_info=exc)
+        return JSONResponse({"error": "internal_error", "message": "internal error"}, 500)

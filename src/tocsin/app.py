@@ -1,0 +1,98 @@
+"""Compose a Tocsin node: store, bus, service, Socket.IO server and HTTP API in one ASGI app."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import socketio
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from tocsin import __version__
+from tocsin.api import health, routes
+from tocsin.api.errors import install_error_handlers
+from tocsin.bus.base import Bus
+from tocsin.bus.local import LocalBus
+from tocsin.config import ConfigError, Settings, load_settings
+from tocsin.realtime.server import create_socketio_server
+from tocsin.service import NotificationService
+from tocsin.store.sql import SqlStore
+
+log = logging.getLogger("tocsin")
+
+
+def create_bus(settings: Settings) -> Bus:
+    """The in-process bus; a Redis bus when ``TOCSIN_REDIS_URL`` is set.
+
+    Raises:
+        ConfigError: ``TOCSIN_REDIS_URL`` is set but this build has no Redis bus yet.
+    """
+    if settings.redis_url:
+        raise ConfigError("TOCSIN_REDIS_URL: the Redis bus is not available in this version")
+    return LocalBus()
+
+
+def create_service(settings: Settings) -> NotificationService:
+    """A service over the configured store and bus (not yet opened)."""
+    return NotificationService(settings, SqlStore(settings.database_url), create_bus(settings))
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(title=app.title, version=app.version, routes=app.routes)
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for path in schema.get("paths", {}).values():
+        for operation in path.values():
+            content = operation.get("requestBody", {}).get("content", {}).get("application/json")
+            if not content:
+                continue
+            body = content["schema"]
+            inner = body.get("properties", {}).get("notifications", {}).get("items", body)
+            components.update(inner.pop("$defs", {}))
+    app.openapi_schema = schema
+    return schema
+
+
+def create_app(settings: Settings | None = None, service: NotificationService | None = None) -> Any:
+    """The ASGI application of one node (HTTP API + Socket.IO at ``WEBSOCKET_PATH``).
+
+    ``app.state.service`` of the returned app's HTTP part is the :class:`NotificationService`,
+    for Python apps that embed Tocsin and publish in-process.
+    """
+    settings = settings or load_settings()
+    service = service or create_service(settings)
+    sio, dispatcher = create_socketio_server(service)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await service.store.open(migrate=settings.migrate_on_start)
+        await dispatcher.start()
+        await service.bus.start(dispatcher.on_bus_message)
+        log.info("tocsin ready: store=%s", settings.database_url.split("://")[0])
+        try:
+            yield
+        finally:
+            await service.bus.stop()
+            await dispatcher.stop()
+            await service.store.close()
+
+    api = FastAPI(
+        title="Tocsin",
+        version=__version__,
+        description="Real-time notifications: publish, inbox, Socket.IO delivery.",
+        lifespan=lifespan,
+    )
+    api.state.service = service
+    api.state.sio = sio
+    api.state.dispatcher = dispatcher
+    install_error_handlers(api)
+    api.include_router(health.router)
+    api.include_router(routes.router)
+    api.openapi = lambda: _openapi(api)  # type: ignore[method-assign]
+    if not settings.websocket_enabled:
+        return api
+    return socketio.ASGIApp(sio, other_asgi_app=api, socketio_path=settings.websocket_path)

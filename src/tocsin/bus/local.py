@@ -1,0 +1,25 @@
+"""The in-process bus: one node, no network."""
+
+from __future__ import annotations
+
+from tocsin.bus.base import Bus, BusHandler, BusMessage
+
+
+class LocalBus(Bus):
+    """Hands messages straight to this process's handler."""
+
+    def __init__(self) -> None:
+        self._handler: BusHandler | None = None
+
+    async def start(self, handler: BusHandler | None) -> None:
+        """Remember the handler."""
+        self._handler = handler
+
+    async def stop(self) -> None:
+        """Forget the handler."""
+        self._handler = None
+
+    async def publish(self, message: BusMessage) -> None:
+        """Call the handler in the publisher's task (it only wakes the dispatcher)."""
+        if self._handler is not None:
+            await self._handler(message)

@@ -1,0 +1,208 @@
+"""``tocsin`` command line: serve, migrate, keys, send, token."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from tocsin.auth.apikeys import Publisher
+from tocsin.auth.jwt import mint_jwt
+from tocsin.config import ConfigError, Settings, load_settings
+from tocsin.errors import TocsinError
+from tocsin.models import NOTIFICATION_EVENTS
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = {
+        "host": getattr(args, "host", None),
+        "port": getattr(args, "port", None),
+        "database_url": getattr(args, "database_url", None),
+    }
+    return load_settings(**overrides)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Run a node with uvicorn."""
+    import uvicorn
+
+    from tocsin.app import create_app
+
+    settings = _settings(args)
+    app = create_app(settings)
+    config: dict[str, Any] = {"log_level": settings.log_level, "lifespan": "on"}
+    if args.fd is not None:
+        config["fd"] = args.fd
+    else:
+        config.update(host=settings.host, port=settings.port)
+    uvicorn.run(app, **config)
+    return 0
+
+
+def _with_service(
+    args: argparse.Namespace, action: Callable[[Any], Awaitable[int]], *, migrate: bool = True
+) -> int:
+    from tocsin.app import create_service
+
+    async def run() -> int:
+        service = create_service(_settings(args))
+        await service.store.open(migrate=migrate)
+        await service.bus.start(None)
+        try:
+            return await action(service)
+        finally:
+            await service.bus.stop()
+            await service.store.close()
+
+    return asyncio.run(run())
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """Bring the database schema up to date."""
+
+    async def done(_service: Any) -> int:
+        print("database is up to date")
+        return 0
+
+    return _with_service(args, done)
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    """Create, list or revoke publisher API keys."""
+
+    async def action(service: Any) -> int:
+        if args.keys_command == "create":
+            full, record = await service.create_api_key(args.tenant, args.name or "")
+            print(full)
+            print(
+                f"key id {record.key_id} for tenant {record.tenant_id}: "
+                "store it now, it is not shown again",
+                file=sys.stderr,
+            )
+        elif args.keys_command == "list":
+            for record in await service.list_api_keys(args.tenant):
+                state = "revoked" if record.revoked_at else "active"
+                print(
+                    f"{record.key_id}\t{record.tenant_id}\t{state}\t"
+                    f"{record.created_at.isoformat()}\t{record.name}"
+                )
+        else:
+            await service.revoke_api_key(args.key_id)
+            print(f"revoked {args.key_id}")
+        return 0
+
+    return _with_service(args, action)
+
+
+def _parse_fields(pairs: Sequence[str]) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise TocsinError(f"expected key=value, got {pair!r}", field=pair)
+        try:
+            # Numbers and JSON literals keep their type (remainingDays=2); the rest is text.
+            fields[name] = json.loads(value) if value[:1] in "-0123456789[{tfn" else value
+        except ValueError:
+            fields[name] = value
+    return fields
+
+
+def cmd_send(args: argparse.Namespace) -> int:
+    """Publish one notification straight into the store (running nodes pick it up)."""
+    notification = {"event": args.kind, **_parse_fields(args.fields)}
+    if args.tenant:
+        notification["tenantId"] = args.tenant
+    if args.user:
+        notification["userId"] = args.user
+
+    async def action(service: Any) -> int:
+        result = await service.publish(notification, Publisher(tenant_id=None, key_id="cli"))
+        print(json.dumps(result.to_json()))
+        return 0
+
+    return _with_service(args, action)
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    """Print a development JWT signed with ``TOCSIN_JWT_SECRET``."""
+    settings = _settings(args)
+    if not settings.jwt_secret:
+        raise ConfigError("TOCSIN_JWT_SECRET: set it to sign tokens (the server must share it)")
+    print(
+        mint_jwt(
+            settings.jwt_secret,
+            user_id=args.user,
+            tenant_id=args.tenant,
+            role=args.role,
+            ttl=args.ttl,
+        )
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every sub-command."""
+    parser = argparse.ArgumentParser(prog="tocsin", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def with_db(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--database-url", help="overrides TOCSIN_DATABASE_URL")
+        return p
+
+    serve = with_db(sub.add_parser("serve", help="run a Tocsin node"))
+    serve.add_argument("--host", help="default 127.0.0.1 (TOCSIN_HOST)")
+    serve.add_argument("--port", type=int, help="default 8000 (TOCSIN_PORT)")
+    serve.add_argument("--fd", type=int, help="serve on an inherited listening socket")
+    serve.set_defaults(func=cmd_serve)
+
+    with_db(sub.add_parser("migrate", help="upgrade the database schema")).set_defaults(
+        func=cmd_migrate
+    )
+
+    keys = sub.add_parser("keys", help="manage publisher API keys")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    create = with_db(keys_sub.add_parser("create", help="create a key for a tenant"))
+    create.add_argument("--tenant", required=True)
+    create.add_argument("--name", default="")
+    listing = with_db(keys_sub.add_parser("list", help="list keys"))
+    listing.add_argument("--tenant")
+    revoke = with_db(keys_sub.add_parser("revoke", help="revoke a key by id"))
+    revoke.add_argument("key_id")
+    keys.set_defaults(func=cmd_keys)
+
+    send = with_db(sub.add_parser("send", help="publish a notification"))
+    send.add_argument("kind", choices=NOTIFICATION_EVENTS)
+    send.add_argument("--tenant")
+    send.add_argument("--user")
+    send.add_argument("fields", nargs="*", metavar="key=value")
+    send.set_defaults(func=cmd_send)
+
+    token = sub.add_parser("token", help="print a development JWT for a user")
+    token.add_argument("--user", required=True)
+    token.add_argument("--tenant", required=True)
+    token.add_argument("--role")
+    token.add_argument("--ttl", type=int, default=3600, help="seconds (default 3600)")
+    token.set_defaults(func=cmd_token)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``tocsin`` command."""
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except ConfigError as exc:
+        print(f"tocsin: {exc}", file=sys.stderr)
+        return 2
+    except TocsinError as exc:
+        print(f"tocsin: {exc.message}", file=sys.stderr)
+        return 1
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

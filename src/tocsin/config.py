@@ -1,0 +1,158 @@
+"""Settings, read from the environment (``TOCSIN_*`` plus the seed's and NextAuth's own names)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ConfigError(Exception):
+    """A setting is missing or invalid; the message names the variable to fix."""
+
+
+def _env(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
+
+
+class Settings(BaseSettings):
+    """Every knob of a Tocsin node.
+
+    Each field reads ``TOCSIN_<NAME>``; the fields the seed or NextAuth already named
+    (``WEBSOCKET_PATH``, ``NEXTAUTH_SECRET``…) read those names too, so an app's existing
+    environment works unchanged.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="TOCSIN_", populate_by_name=True, extra="ignore", case_sensitive=False
+    )
+
+    database_url: str = Field(
+        default="sqlite+aiosqlite:///./tocsin.db",
+        validation_alias=_env("TOCSIN_DATABASE_URL", "database_url"),
+    )
+    redis_url: str | None = Field(
+        default=None, validation_alias=_env("TOCSIN_REDIS_URL", "redis_url")
+    )
+    host: str = Field(default="127.0.0.1", validation_alias=_env("TOCSIN_HOST", "host"))
+    port: int = Field(default=8000, ge=0, le=65535, validation_alias=_env("TOCSIN_PORT", "port"))
+    admin_key: str | None = Field(
+        default=None, validation_alias=_env("TOCSIN_ADMIN_KEY", "admin_key")
+    )
+    jwt_secret: str | None = Field(
+        default=None, validation_alias=_env("TOCSIN_JWT_SECRET", "jwt_secret")
+    )
+    nextauth_secret: str | None = Field(
+        default=None, validation_alias=_env("NEXTAUTH_SECRET", "nextauth_secret")
+    )
+    auth_secret: str | None = Field(
+        default=None, validation_alias=_env("AUTH_SECRET", "auth_secret")
+    )
+    websocket_path: str = Field(
+        default="/socket.io", validation_alias=_env("WEBSOCKET_PATH", "websocket_path")
+    )
+    websocket_cors_origin: str | None = Field(
+        default=None,
+        validation_alias=_env("WEBSOCKET_CORS_ORIGIN", "websocket_cors_origin"),
+    )
+    websocket_enabled: bool = Field(
+        default=True, validation_alias=_env("WEBSOCKET_ENABLED", "websocket_enabled")
+    )
+    replay_limit: int = Field(
+        default=500, ge=1, le=100_000, validation_alias=_env("TOCSIN_REPLAY_LIMIT", "replay_limit")
+    )
+    poll_interval: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        validation_alias=_env("TOCSIN_POLL_INTERVAL", "poll_interval"),
+        description="Seconds between store polls that catch what a missed doorbell left behind.",
+    )
+    clients_count_debounce: float = Field(
+        default=0.25,
+        ge=0,
+        le=10,
+        validation_alias=_env("TOCSIN_CLIENTS_COUNT_DEBOUNCE", "clients_count_debounce"),
+    )
+    max_body_bytes: int = Field(
+        default=1_048_576,
+        ge=1024,
+        validation_alias=_env("TOCSIN_MAX_BODY_BYTES", "max_body_bytes"),
+    )
+    claim_user_id: str = Field(
+        default="id", validation_alias=_env("TOCSIN_CLAIM_USER_ID", "claim_user_id")
+    )
+    claim_tenant_id: str = Field(
+        default="tenantId", validation_alias=_env("TOCSIN_CLAIM_TENANT_ID", "claim_tenant_id")
+    )
+    claim_role: str = Field(
+        default="role", validation_alias=_env("TOCSIN_CLAIM_ROLE", "claim_role")
+    )
+    migrate_on_start: bool = Field(
+        default=True, validation_alias=_env("TOCSIN_MIGRATE_ON_START", "migrate_on_start")
+    )
+    log_level: str = Field(default="info", validation_alias=_env("TOCSIN_LOG_LEVEL", "log_level"))
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        """Accept the plain ``sqlite://`` and ``postgresql://`` forms by adding the async driver."""
+        if value.startswith("sqlite:"):
+            return "sqlite+aiosqlite:" + value[len("sqlite:") :]
+        for prefix in ("postgresql:", "postgres:"):
+            if value.startswith(prefix):
+                return "postgresql+asyncpg:" + value[len(prefix) :]
+        if value.startswith(("sqlite+aiosqlite:", "postgresql+asyncpg:")):
+            return value
+        raise ValueError("must be a sqlite:/// or postgresql:// URL")
+
+    @field_validator("websocket_path")
+    @classmethod
+    def _leading_slash(cls, value: str) -> str:
+        """Normalise the Socket.IO path to ``/name`` without a trailing slash."""
+        value = "/" + value.strip("/")
+        if value == "/":
+            raise ValueError("must not be the root path")
+        return value
+
+    @property
+    def cors_origins(self) -> list[str] | str:
+        """Origins allowed to open a socket: a list, or ``[]`` for same-origin only."""
+        if not self.websocket_cors_origin:
+            return []
+        if self.websocket_cors_origin.strip() == "*":
+            return "*"
+        return [o.strip() for o in self.websocket_cors_origin.split(",") if o.strip()]
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether the store is a SQLite file (one writer process)."""
+        return self.database_url.startswith("sqlite")
+
+
+_ALIASES = {
+    name: (
+        field.validation_alias.choices[0]
+        if isinstance(field.validation_alias, AliasChoices)
+        else f"TOCSIN_{name.upper()}"
+    )
+    for name, field in Settings.model_fields.items()
+}
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings from the environment, with explicit overrides (CLI flags) on top.
+
+    Raises:
+        ConfigError: a value is invalid; the message names the environment variable.
+    """
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            field = str(err["loc"][0]) if err["loc"] else "?"
+            env_name = _ALIASES.get(field, field)
+            problems.append(f"{env_name}: {err['msg']} (got {err.get('input')!r})")
+        raise ConfigError("invalid setting: " + "; ".join(problems)) from None

@@ -1,0 +1,172 @@
+"""The four notification kinds of the seed, their event names and wire format."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    field_validator,
+)
+
+EMAIL_RECEIVED = "email-received"
+DOSSIER_UPDATED = "dossier-updated"
+DEADLINE_ALERT = "deadline-alert"
+SYSTEM_NOTIFICATION = "system-notification"
+NOTIFICATION_EVENTS = (EMAIL_RECEIVED, DOSSIER_UPDATED, DEADLINE_ALERT, SYSTEM_NOTIFICATION)
+EventName = Literal["email-received", "dossier-updated", "deadline-alert", "system-notification"]
+
+CLIENTS_COUNT = "clients-count"
+RESYNC = "resync"
+NOTIFICATIONS_READ = "notifications-read"
+
+
+class Audience(StrEnum):
+    """Who may see a notification."""
+
+    USER = "user"
+    TENANT = "tenant"
+    ALL = "all"
+
+
+def _id_to_str(value: Any) -> Any:
+    # Publishers often hold numeric database ids; the wire id is always a string.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+Identifier = Annotated[
+    str,
+    BeforeValidator(_id_to_str),
+    StringConstraints(min_length=1, max_length=200, strip_whitespace=True),
+]
+ShortText = Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+LongText = Annotated[str, StringConstraints(min_length=1, max_length=10_000)]
+
+
+def iso_timestamp(moment: datetime) -> str:
+    """Format like JavaScript's ``Date.prototype.toISOString`` (UTC, milliseconds, ``Z``)."""
+    moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+class _Notification(BaseModel):
+    """Fields shared by every kind. Unknown fields are refused so typos surface at once."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, str_max_length=10_000)
+
+    id: Identifier | None = None
+    userId: Identifier | None = None
+    tenantId: Identifier | None = None
+    timestamp: datetime | None = None
+
+    @field_validator("timestamp")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        """Treat a timestamp without offset as UTC."""
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+    def wire_fields(self) -> dict[str, Any]:
+        """The payload as sent to clients, camelCase, without ``event``/``id``/``timestamp``."""
+        data = self.model_dump(by_alias=True, exclude_none=True, exclude={"event"})
+        data.pop("id", None)
+        data.pop("timestamp", None)
+        return data
+
+
+class EmailReceived(_Notification):
+    """``email-received``: a new e-mail for a user."""
+
+    event: Literal["email-received"]
+    subject: ShortText
+    sender: ShortText = Field(alias="from")
+    dossierNumber: Identifier | None = None
+
+
+class DossierUpdated(_Notification):
+    """``dossier-updated``: a dossier was created, updated, changed status or got a document."""
+
+    event: Literal["dossier-updated"]
+    dossierNumber: Identifier
+    dossierTitle: ShortText
+    action: Literal["created", "updated", "status_changed", "document_added"]
+    status: ShortText | None = None
+
+
+class DeadlineAlert(_Notification):
+    """``deadline-alert``: a legal deadline is close or past."""
+
+    event: Literal["deadline-alert"]
+    dossierNumber: Identifier
+    message: LongText
+    urgency: Literal["critical", "urgent", "warning", "info"]
+    deadlineType: ShortText
+    remainingDays: int = Field(ge=-100_000, le=100_000)
+
+
+class SystemNotification(_Notification):
+    """``system-notification``: an announcement to a user, a tenant or everyone."""
+
+    event: Literal["system-notification"]
+    title: ShortText
+    message: LongText
+    type: Literal["info", "success", "warning", "error"]
+
+
+NotificationIn = Annotated[
+    EmailReceived | DossierUpdated | DeadlineAlert | SystemNotification,
+    Field(discriminator="event"),
+]
+notification_adapter: TypeAdapter[NotificationIn] = TypeAdapter(NotificationIn)
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """A verified end user: always the pair (tenant, user)."""
+
+    tenant_id: str
+    user_id: str
+    role: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredNotification:
+    """A notification as the store keeps it, ready to be sent."""
+
+    cursor: int
+    id: str
+    event: str
+    audience: Audience
+    tenant_id: str | None
+    user_id: str | None
+    fields: dict[str, Any]
+    timestamp: datetime
+
+    def visible_to(self, identity: Identity) -> bool:
+        """Whether this notification belongs in ``identity``'s inbox."""
+        if self.audience is Audience.ALL:
+            return True
+        if self.tenant_id != identity.tenant_id:
+            return False
+        return self.audience is Audience.TENANT or self.user_id == identity.user_id
+
+    def to_wire(self, *, read: bool = False, with_event: bool = False) -> dict[str, Any]:
+        """The seed's payload plus ``cursor`` and ``read`` (and ``event`` for inbox items)."""
+        data: dict[str, Any] = {"id": self.id, **self.fields}
+        data["timestamp"] = iso_timestamp(self.timestamp)
+        data["cursor"] = self.cursor
+        data["read"] = read
+        if with_event:
+            data["event"] = self.event
+        return data

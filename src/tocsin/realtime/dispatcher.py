@@ -1,0 +1,196 @@
+"""A node's delivery loop: reads the store in cursor order and emits to connected sockets.
+
+The bus only rings the doorbell; what is sent always comes from the store, oldest cursor
+first. Cursors become visible in commit order (see ``store.tables.cursor_sequence``), so
+reading "everything after the last cursor I sent" never skips a late commit. A periodic
+poll covers doorbells that never arrived.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import socketio
+
+from tocsin.bus.base import DOORBELL, READ, BusMessage
+from tocsin.models import CLIENTS_COUNT, NOTIFICATIONS_READ, RESYNC, Identity, StoredNotification
+from tocsin.realtime.registry import Connection, Registry
+from tocsin.service import NotificationService
+
+log = logging.getLogger("tocsin.realtime")
+
+FETCH_BATCH = 500
+# How long a new socket may stay "pre-connected" before we give up on it.
+_CONNECT_WAIT = 10.0
+
+
+class Dispatcher:
+    """Owns the registry of this node's sockets and everything emitted to them."""
+
+    def __init__(self, service: NotificationService, sio: socketio.AsyncServer) -> None:
+        self.service = service
+        self.sio = sio
+        self.registry = Registry()
+        self.cursor = 0
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[Any]] = set()
+        self._count_due: set[str] = set()
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Begin after the newest stored notification: history is replayed, not re-sent."""
+        self.cursor = await self.service.max_cursor()
+        self._task = asyncio.create_task(self._run(), name="tocsin-dispatcher")
+
+    async def stop(self) -> None:
+        """Stop the loop and any per-socket start-up tasks."""
+        tasks = [t for t in (self._task, *self._background) if t is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._task = None
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def on_bus_message(self, message: BusMessage) -> None:
+        """Bus handler: a doorbell wakes the loop; a read change goes to the user's sockets."""
+        kind = message.get("type")
+        if kind == DOORBELL:
+            self._wake.set()
+        elif kind == READ:
+            await self._emit_read(message)
+
+    # -- the loop ----------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        interval = self.service.settings.poll_interval
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=interval)
+            self._wake.clear()
+            try:
+                await self.drain()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # The store is unreachable: keep the position and retry on the next tick.
+                log.exception("dispatch failed at cursor %s; retrying", self.cursor)
+
+    async def drain(self) -> None:
+        """Send everything after ``self.cursor`` to its recipients, in cursor order."""
+        while True:
+            batch = await self.service.fetch_after(self.cursor, FETCH_BATCH)
+            for note in batch:
+                self.cursor = note.cursor
+                payload = note.to_wire()
+                for connection in self.registry.recipients(note):
+                    await self._deliver(connection, note, payload)
+            if len(batch) < FETCH_BATCH:
+                return
+
+    async def _deliver(
+        self, connection: Connection, note: StoredNotification, payload: dict[str, Any]
+    ) -> None:
+        if not connection.live:
+            connection.pending.append(note)
+            return
+        if note.cursor <= connection.delivered:
+            return
+        connection.delivered = note.cursor
+        await self.sio.emit(note.event, payload, to=connection.sid)
+
+    # -- sockets coming and going -----------------------------------------------------
+
+    def attach(self, sid: str, identity: Identity, since: int | None) -> None:
+        """Register an authenticated socket; it goes live once its replay is sent."""
+        connection = Connection(sid=sid, identity=identity, delivered=since or 0)
+        self.registry.add(connection)
+        self._spawn(self._bring_live(connection, since))
+        self._schedule_count(identity.tenant_id)
+
+    def detach(self, sid: str) -> None:
+        """Forget a socket that disconnected."""
+        connection = self.registry.remove(sid)
+        if connection is not None:
+            self._schedule_count(connection.identity.tenant_id)
+
+    async def _wait_connected(self, sid: str) -> bool:
+        # python-socketio sends CONNECT only after the connect handler returns; an event
+        # emitted before it would reach the client ahead of its own connection.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + _CONNECT_WAIT
+        while not self.sio.manager.is_connected(sid, "/"):
+            if sid not in self.registry.by_sid or loop.time() > deadline:
+                return False
+            await asyncio.sleep(0.005)
+        return True
+
+    async def _bring_live(self, connection: Connection, since: int | None) -> None:
+        sid = connection.sid
+        if not await self._wait_connected(sid):
+            return
+        count = self.registry.tenant_count(connection.identity.tenant_id)
+        await self.sio.emit(CLIENTS_COUNT, {"count": count}, to=sid)
+        if since is not None:
+            await self._replay(connection, since)
+        # Flush what arrived meanwhile; no await between the last check and going live.
+        while connection.pending:
+            note = connection.pending.pop(0)
+            if note.cursor > connection.delivered:
+                connection.delivered = note.cursor
+                await self.sio.emit(note.event, note.to_wire(), to=sid)
+        connection.live = True
+
+    async def _replay(self, connection: Connection, since: int) -> None:
+        sid = connection.sid
+        try:
+            items, truncated = await self.service.replay(connection.identity, since)
+        except Exception:
+            log.exception("replay failed for %s", sid)
+            await self.sio.emit(RESYNC, {"reason": "replay_failed", "since": since}, to=sid)
+            return
+        if truncated:
+            oldest = items[0].notification.cursor if items else since
+            await self.sio.emit(
+                RESYNC, {"reason": "too_many", "since": since, "before": oldest}, to=sid
+            )
+        for item in items:
+            note = item.notification
+            if note.cursor > connection.delivered:
+                connection.delivered = note.cursor
+                await self.sio.emit(note.event, note.to_wire(read=item.read), to=sid)
+
+    # -- clients-count and read state -------------------------------------------------
+
+    def _schedule_count(self, tenant_id: str) -> None:
+        if tenant_id in self._count_due:
+            return
+        self._count_due.add(tenant_id)
+        self._spawn(self._emit_count_later(tenant_id))
+
+    async def _emit_count_later(self, tenant_id: str) -> None:
+        await asyncio.sleep(self.service.settings.clients_count_debounce)
+        self._count_due.discard(tenant_id)
+        count = self.registry.tenant_count(tenant_id)
+        await self.sio.emit(CLIENTS_COUNT, {"count": count}, room=f"tenant:{tenant_id}")
+
+    async def _emit_read(self, message: BusMessage) -> None:
+        payload = {
+            key: message[key]
+            for key in ("ids", "all", "unreadCount", "upTo", "cleared")
+            if key in message
+        }
+        origin = message.get("origin")
+        for connection in self.registry.of_user(str(message["tenantId"]), str(message["userId"])):
+            if connection.sid != origin:
+                await self.sio.emit(NOTIFICATIONS_READ, payload, to=connection.sid)

@@ -1,0 +1,113 @@
+"""The Socket.IO server: authentication on connect, rooms, and the client events."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import socketio
+
+from tocsin.auth.errors import AuthError
+from tocsin.auth.identity import handshake_token
+from tocsin.errors import TocsinError, ValidationFailed
+from tocsin.models import Identity
+from tocsin.realtime.dispatcher import Dispatcher
+from tocsin.service import NotificationService, parse_cursor
+
+log = logging.getLogger("tocsin.realtime")
+
+Ack = dict[str, Any]
+
+
+def create_socketio_server(service: NotificationService) -> tuple[socketio.AsyncServer, Dispatcher]:
+    """Build the ``AsyncServer`` with Tocsin's handlers, and the dispatcher that feeds it."""
+    settings = service.settings
+    sio = socketio.AsyncServer(
+        async_mode="asgi",
+        cors_allowed_origins=settings.cors_origins or None,
+        always_connect=False,
+        logger=False,
+        engineio_logger=False,
+    )
+    dispatcher = Dispatcher(service, sio)
+
+    def identity_of(sid: str) -> Identity:
+        connection = dispatcher.registry.by_sid.get(sid)
+        if connection is None:
+            raise ValidationFailed("socket is not authenticated", code="unauthorized")
+        return connection.identity
+
+    @sio.event
+    async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        try:
+            identity = service.authenticate_user(handshake_token(auth, environ))
+        except AuthError as exc:
+            log.info("refused socket: %s (%s)", exc.reason, exc.detail)
+            raise socketio.exceptions.ConnectionRefusedError(
+                "Unauthorized", {"reason": exc.reason}
+            ) from None
+        since = auth.get("since") if isinstance(auth, dict) else None
+        try:
+            since_cursor = None if since in (None, "") else parse_cursor(since, "since")
+        except ValidationFailed:
+            raise socketio.exceptions.ConnectionRefusedError(
+                "Invalid since", {"reason": "invalid_since"}
+            ) from None
+        await sio.enter_room(sid, f"tenant:{identity.tenant_id}")
+        await sio.enter_room(sid, f"user:{identity.user_id}")
+        dispatcher.attach(sid, identity, since_cursor)
+
+    @sio.event
+    async def disconnect(sid: str, reason: Any = None) -> None:
+        dispatcher.detach(sid)
+
+    def acknowledged(
+        handler: Callable[[Identity, dict[str, Any], str], Awaitable[Ack]],
+    ) -> Callable[[str, Any], Awaitable[Ack]]:
+        async def wrapper(sid: str, data: Any = None) -> Ack:
+            try:
+                if data is None:
+                    data = {}
+                if not isinstance(data, dict):
+                    raise ValidationFailed("payload must be an object", field="payload")
+                return {"ok": True, **await handler(identity_of(sid), data, sid)}
+            except TocsinError as exc:
+                return {"ok": False, **exc.to_json()}
+            except Exception:
+                log.exception("client event failed")
+                return {"ok": False, "error": "internal_error", "message": "internal error"}
+
+        return wrapper
+
+    async def mark_read(identity: Identity, data: dict[str, Any], sid: str) -> Ack:
+        ids, unread = await service.mark_read(identity, data.get("ids"), origin=sid)
+        return {"ids": ids, "unreadCount": unread}
+
+    async def mark_all_read(identity: Identity, data: dict[str, Any], sid: str) -> Ack:
+        up_to, unread = await service.mark_all_read(identity, data.get("upTo"), origin=sid)
+        return {"upTo": up_to, "unreadCount": unread}
+
+    async def clear(identity: Identity, data: dict[str, Any], sid: str) -> Ack:
+        up_to, unread = await service.clear(identity, data.get("upTo"), origin=sid)
+        return {"upTo": up_to, "unreadCount": unread}
+
+    async def inbox(identity: Identity, data: dict[str, Any], sid: str) -> Ack:
+        limit = data.get("limit", 50)
+        if not isinstance(limit, int) or isinstance(limit, bool):
+            raise ValidationFailed("limit: must be an integer", field="limit")
+        before = data.get("before")
+        page = await service.inbox(
+            identity,
+            limit=limit,
+            before=None if before is None else parse_cursor(before, "before"),
+            event=data.get("type") or data.get("event"),
+            unread_only=bool(data.get("unread", False)),
+        )
+        return {**page.to_json(), "unreadCount": await service.unread_count(identity)}
+
+    sio.on("mark-read", acknowledged(mark_read))
+    sio.on("mark-all-read", acknowledged(mark_all_read))
+    sio.on("clear", acknowledged(clear))
+    sio.on("inbox", acknowledged(inbox))
+    return sio, dispatcher

@@ -1,0 +1,383 @@
+"""The use cases. HTTP routes, Socket.IO handlers, the CLI and the SDK all call these."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from tocsin.auth import apikeys
+from tocsin.auth.apikeys import Publisher
+from tocsin.auth.errors import AuthError
+from tocsin.auth.identity import authenticate
+from tocsin.bus.base import DOORBELL, READ, Bus
+from tocsin.config import Settings
+from tocsin.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    TocsinError,
+    Unauthorized,
+    ValidationFailed,
+    from_pydantic,
+)
+from tocsin.models import (
+    NOTIFICATION_EVENTS,
+    SYSTEM_NOTIFICATION,
+    Audience,
+    Identity,
+    StoredNotification,
+    notification_adapter,
+)
+from tocsin.store.base import ApiKeyRecord, Draft, InboxItem, Store
+
+MAX_BATCH = 1000
+MAX_INBOX_PAGE = 200
+MAX_IDS = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    """The answer to a publish: the notification's id and cursor, and whether it is new."""
+
+    id: str
+    cursor: int
+    created: bool
+
+    def to_json(self) -> dict[str, Any]:
+        """``{id, cursor}`` as the HTTP API answers."""
+        return {"id": self.id, "cursor": self.cursor}
+
+
+@dataclass(frozen=True, slots=True)
+class InboxPage:
+    """A page of the inbox, newest first; ``next_before`` is None on the last page."""
+
+    items: list[InboxItem]
+    next_before: int | None
+
+    def to_json(self) -> dict[str, Any]:
+        """``{items, nextBefore}`` with items in the socket events' format plus ``event``."""
+        return {
+            "items": [i.notification.to_wire(read=i.read, with_event=True) for i in self.items],
+            "nextBefore": self.next_before,
+        }
+
+
+def _request_hash(raw: Mapping[str, Any]) -> str:
+    canonical = json.dumps(raw, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+class NotificationService:
+    """Publish, inbox, read state and API keys, over a :class:`Store` and a :class:`Bus`."""
+
+    def __init__(self, settings: Settings, store: Store, bus: Bus) -> None:
+        self.settings = settings
+        self.store = store
+        self.bus = bus
+
+    # -- publishing --------------------------------------------------------------------
+
+    def prepare(
+        self, raw: Any, publisher: Publisher, idempotency_key: str | None = None
+    ) -> Draft:
+        """Validate one notification object and decide its audience.
+
+        Raises:
+            ValidationFailed: a field is missing or wrong (the message names it).
+            Forbidden: the publisher may not reach that audience.
+        """
+        if not isinstance(raw, Mapping):
+            raise ValidationFailed("a notification must be a JSON object", field="body")
+        body = dict(raw)
+        event = body.get("event")
+        if event not in NOTIFICATION_EVENTS:
+            raise ValidationFailed(
+                f"event: must be one of {', '.join(NOTIFICATION_EVENTS)} (got {event!r})",
+                field="event",
+            )
+        if publisher.tenant_id is not None:
+            # A tenant's key implies its tenant; naming another one is refused below.
+            body.setdefault("tenantId", publisher.tenant_id)
+        try:
+            model = notification_adapter.validate_python(body)
+        except ValidationError as exc:
+            raise from_pydantic(exc.errors()) from None
+        tenant, user = model.tenantId, model.userId
+        if user is not None:
+            if tenant is None:
+                raise ValidationFailed("tenantId: required with userId", field="tenantId")
+            audience = Audience.USER
+        elif tenant is not None:
+            audience = Audience.TENANT
+        elif event == SYSTEM_NOTIFICATION:
+            audience = Audience.ALL
+        else:
+            raise ValidationFailed("tenantId: required for this event", field="tenantId")
+        if not publisher.is_admin:
+            if audience is Audience.ALL:
+                raise Forbidden("only the admin key may publish to everyone", field="tenantId")
+            if tenant != publisher.tenant_id:
+                raise Forbidden(
+                    f"this key publishes only into tenant {publisher.tenant_id!r}",
+                    field="tenantId",
+                )
+        return Draft(
+            id=model.id or uuid.uuid4().hex,
+            event=event,
+            audience=audience,
+            tenant_id=tenant,
+            user_id=user,
+            fields=model.wire_fields(),
+            timestamp=model.timestamp or datetime.now(UTC),
+            idempotency_key=idempotency_key,
+            request_hash=_request_hash(raw) if idempotency_key else None,
+        )
+
+    async def publish(
+        self, raw: Any, publisher: Publisher, idempotency_key: str | None = None
+    ) -> Published:
+        """Validate, store durably, then ring the bus.
+
+        Raises:
+            ValidationFailed, Forbidden: see :meth:`prepare`.
+            Conflict: ``idempotency_key`` was already used for a different notification.
+        """
+        [outcome] = await self.publish_many([raw], publisher, idempotency_key)
+        if isinstance(outcome, TocsinError):
+            raise outcome
+        return outcome
+
+    async def publish_many(
+        self, raws: Sequence[Any], publisher: Publisher, idempotency_key: str | None = None
+    ) -> list[Published | TocsinError]:
+        """Publish several notifications in one transaction; each stands or falls alone.
+
+        With an ``idempotency_key``, item *i* uses ``<key>`` (single) or ``<key>:<i>``.
+        """
+        if len(raws) > MAX_BATCH:
+            raise ValidationFailed(
+                f"notifications: at most {MAX_BATCH} per batch (got {len(raws)})",
+                field="notifications",
+            )
+        outcomes: list[Published | TocsinError | None] = [None] * len(raws)
+        drafts: list[tuple[int, Draft]] = []
+        for index, raw in enumerate(raws):
+            key = None
+            if idempotency_key is not None:
+                key = idempotency_key if len(raws) == 1 else f"{idempotency_key}:{index}"
+            try:
+                drafts.append((index, self.prepare(raw, publisher, key)))
+            except TocsinError as exc:
+                outcomes[index] = exc
+        results = await self.store.insert([d for _, d in drafts])
+        newest = 0
+        for (index, _draft), result in zip(drafts, results, strict=True):
+            if result.key_conflict:
+                outcomes[index] = Conflict(
+                    "Idempotency-Key was already used for a different notification",
+                    code="idempotency_key_reused",
+                    field="Idempotency-Key",
+                )
+                continue
+            outcomes[index] = Published(result.id, result.cursor, result.created)
+            if result.created:
+                newest = max(newest, result.cursor)
+        if newest:
+            await self.bus.publish({"type": DOORBELL, "cursor": newest})
+        return [o for o in outcomes if o is not None]
+
+    # -- reading -----------------------------------------------------------------------
+
+    async def max_cursor(self) -> int:
+        """The newest committed cursor."""
+        return await self.store.max_cursor()
+
+    async def fetch_after(self, cursor: int, limit: int) -> list[StoredNotification]:
+        """Every notification after ``cursor`` (for a node's dispatcher)."""
+        return await self.store.fetch_after(cursor, limit)
+
+    async def replay(self, identity: Identity, since: int) -> tuple[list[InboxItem], bool]:
+        """What a reconnecting client missed after ``since``, bounded by the replay limit."""
+        return await self.store.replay(identity, since, self.settings.replay_limit)
+
+    async def inbox(
+        self,
+        identity: Identity,
+        *,
+        limit: int = 50,
+        before: int | None = None,
+        event: str | None = None,
+        unread_only: bool = False,
+    ) -> InboxPage:
+        """A page of the user's inbox, newest first.
+
+        Raises:
+            ValidationFailed: ``limit`` outside 1..200, or an unknown ``event``.
+        """
+        if not 1 <= limit <= MAX_INBOX_PAGE:
+            raise ValidationFailed(f"limit: must be 1..{MAX_INBOX_PAGE}", field="limit")
+        if event is not None and event not in NOTIFICATION_EVENTS:
+            raise ValidationFailed(f"event: unknown event {event!r}", field="event")
+        rows = await self.store.inbox(
+            identity, limit=limit, before=before, event=event, unread_only=unread_only
+        )
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return InboxPage(rows, rows[-1].notification.cursor if more and rows else None)
+
+    async def unread_count(self, identity: Identity) -> int:
+        """How many notifications the user has not read."""
+        return await self.store.unread_count(identity)
+
+    # -- read state --------------------------------------------------------------------
+
+    async def mark_read(
+        self, identity: Identity, ids: Any, *, origin: str | None = None
+    ) -> tuple[list[str], int]:
+        """Mark notifications read by id; tell the user's other sockets.
+
+        Returns the ids that matched a visible notification, and the new unread count.
+
+        Raises:
+            ValidationFailed: ``ids`` is not a list of at most 1,000 strings.
+        """
+        if not isinstance(ids, list) or not all(isinstance(i, str | int) for i in ids):
+            raise ValidationFailed("ids: must be a list of notification ids", field="ids")
+        if len(ids) > MAX_IDS:
+            raise ValidationFailed(f"ids: at most {MAX_IDS} at once", field="ids")
+        marked = await self.store.mark_read(identity, [str(i) for i in ids])
+        unread = await self.store.unread_count(identity)
+        if marked:
+            await self._announce_read(identity, marked, False, unread, origin)
+        return marked, unread
+
+    async def mark_all_read(
+        self, identity: Identity, up_to: int | None = None, *, origin: str | None = None
+    ) -> tuple[int, int]:
+        """Mark everything (up to a cursor) read. Returns (watermark, unread count)."""
+        watermark = await self.store.mark_all_read(identity, _cursor_or_none(up_to, "upTo"))
+        unread = await self.store.unread_count(identity)
+        await self._announce_read(identity, [], True, unread, origin, up_to=watermark)
+        return watermark, unread
+
+    async def clear(
+        self, identity: Identity, up_to: int | None = None, *, origin: str | None = None
+    ) -> tuple[int, int]:
+        """Remove everything (up to a cursor) from the inbox. Returns (watermark, unread)."""
+        watermark = await self.store.clear(identity, _cursor_or_none(up_to, "upTo"))
+        unread = await self.store.unread_count(identity)
+        await self._announce_read(
+            identity, [], True, unread, origin, up_to=watermark, cleared=True
+        )
+        return watermark, unread
+
+    async def _announce_read(
+        self,
+        identity: Identity,
+        ids: list[str],
+        everything: bool,
+        unread: int,
+        origin: str | None,
+        *,
+        up_to: int | None = None,
+        cleared: bool = False,
+    ) -> None:
+        message: dict[str, Any] = {
+            "type": READ,
+            "tenantId": identity.tenant_id,
+            "userId": identity.user_id,
+            "ids": ids,
+            "all": everything,
+            "unreadCount": unread,
+            "origin": origin,
+        }
+        if up_to is not None:
+            message["upTo"] = up_to
+        if cleared:
+            message["cleared"] = True
+        await self.bus.publish(message)
+
+    # -- credentials -------------------------------------------------------------------
+
+    def authenticate_user(self, token: str | None) -> Identity:
+        """The end user a token belongs to.
+
+        Raises:
+            AuthError: with the documented reason.
+        """
+        return authenticate(token, self.settings)
+
+    async def authenticate_publisher(self, presented: str | None) -> Publisher:
+        """The publisher an API key belongs to.
+
+        Raises:
+            Unauthorized: no key, unknown key, revoked key.
+        """
+        if not presented:
+            raise Unauthorized("missing API key: send Authorization: Bearer <key>", field="Authorization")
+        if apikeys.is_admin_key(presented, self.settings.admin_key):
+            return Publisher(tenant_id=None, key_id="admin")
+        parts = apikeys.split_key(presented)
+        if parts is None:
+            raise Unauthorized("not a Tocsin API key", field="Authorization")
+        key_id, secret = parts
+        record = await self.store.get_api_key(key_id)
+        if record is None or not apikeys.matches(secret, record.secret_hash):
+            raise Unauthorized("unknown API key", field="Authorization")
+        if record.revoked_at is not None:
+            raise Unauthorized("this API key was revoked", field="Authorization", code="key_revoked")
+        return Publisher(tenant_id=record.tenant_id, key_id=key_id)
+
+    async def create_api_key(self, tenant_id: str, name: str = "") -> tuple[str, ApiKeyRecord]:
+        """Create a tenant key; returns the full key (shown once) and its stored record."""
+        if not tenant_id.strip():
+            raise ValidationFailed("tenant: must not be empty", field="tenant")
+        full, key_id, secret_hash = apikeys.new_key()
+        record = ApiKeyRecord(key_id, tenant_id, name, secret_hash, datetime.now(UTC), None)
+        await self.store.add_api_key(record)
+        return full, record
+
+    async def list_api_keys(self, tenant_id: str | None = None) -> list[ApiKeyRecord]:
+        """Keys of one tenant, or all."""
+        return await self.store.list_api_keys(tenant_id)
+
+    async def revoke_api_key(self, key_id: str) -> None:
+        """Revoke a key by id (the part after ``tsk_``, before the second ``_``).
+
+        Raises:
+            NotFound: no such active key.
+        """
+        if not await self.store.revoke_api_key(key_id, datetime.now(UTC)):
+            raise NotFound(f"no active API key {key_id!r}", field="key_id")
+
+
+def _cursor_or_none(value: Any, field: str) -> int | None:
+    if value is None:
+        return None
+    return parse_cursor(value, field)
+
+
+def parse_cursor(value: Any, field: str) -> int:
+    """A cursor sent back by a client (an integer, or its decimal string).
+
+    Raises:
+        ValidationFailed: anything else.
+    """
+    if isinstance(value, bool):
+        raise ValidationFailed(f"{field}: must be a cursor", field=field)
+    if isinstance(value, int) and value >= 0:
+        return value
+    if isinstance(value, str) and value.isdigit() and len(value) < 19:
+        return int(value)
+    raise ValidationFailed(f"{field}: must be a cursor (non-negative integer)", field=field)
+
+
+__all__ = ["AuthError", "InboxPage", "NotificationService", "Published", "parse_cursor"]

@@ -1,0 +1,146 @@
+"""The store interface: what the service layer needs from persistence, nothing more."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from tocsin.models import Audience, Identity, StoredNotification
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """A validated notification about to be stored."""
+
+    id: str
+    event: str
+    audience: Audience
+    tenant_id: str | None
+    user_id: str | None
+    fields: dict[str, Any]
+    timestamp: datetime
+    idempotency_key: str | None = None
+    request_hash: str | None = None
+
+    @property
+    def id_scope(self) -> str:
+        """Publisher ids and idempotency keys are unique within this scope (the tenant)."""
+        return self.tenant_id or ""
+
+
+@dataclass(frozen=True, slots=True)
+class StoreResult:
+    """What became of one draft: stored now (``created``) or found from an earlier publish."""
+
+    id: str
+    cursor: int
+    created: bool
+    # The idempotency key was already used for a different request.
+    key_conflict: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class InboxItem:
+    """A notification with the reader's read flag."""
+
+    notification: StoredNotification
+    read: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyRecord:
+    """A stored API key (the secret itself is never stored, only its hash)."""
+
+    key_id: str
+    tenant_id: str
+    name: str
+    secret_hash: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class Store(ABC):
+    """Persistence for notifications, per-user read state and API keys."""
+
+    @abstractmethod
+    async def open(self, *, migrate: bool) -> None:
+        """Connect, and bring the schema up to date when ``migrate`` is true."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Release connections."""
+
+    @abstractmethod
+    async def ping(self) -> None:
+        """Raise if the database cannot be reached."""
+
+    @abstractmethod
+    async def insert(self, drafts: Sequence[Draft]) -> list[StoreResult]:
+        """Store drafts in one transaction, handing out cursors in commit order.
+
+        A draft whose id (or idempotency key) already exists in its scope is not stored
+        again: its result carries the first notification's id and cursor.
+        """
+
+    @abstractmethod
+    async def max_cursor(self) -> int:
+        """The highest committed cursor (0 when empty)."""
+
+    @abstractmethod
+    async def fetch_after(self, cursor: int, limit: int) -> list[StoredNotification]:
+        """Every notification after ``cursor``, oldest first, at most ``limit``."""
+
+    @abstractmethod
+    async def replay(self, identity: Identity, since: int, limit: int) -> tuple[list[InboxItem], bool]:
+        """What ``identity`` can see after ``since``, oldest first.
+
+        When more than ``limit`` match, the most recent ``limit`` are returned and the
+        flag is true (the caller must tell the client to page its inbox).
+        """
+
+    @abstractmethod
+    async def inbox(
+        self,
+        identity: Identity,
+        *,
+        limit: int,
+        before: int | None,
+        event: str | None,
+        unread_only: bool,
+    ) -> list[InboxItem]:
+        """A page of ``identity``'s inbox, newest first (``limit`` + 1 rows tell of a next page)."""
+
+    @abstractmethod
+    async def unread_count(self, identity: Identity) -> int:
+        """How many visible, not cleared notifications ``identity`` has not read."""
+
+    @abstractmethod
+    async def mark_read(self, identity: Identity, ids: Sequence[str]) -> list[str]:
+        """Mark visible notifications read by publisher id; returns the ids that matched."""
+
+    @abstractmethod
+    async def mark_all_read(self, identity: Identity, up_to: int | None) -> int:
+        """Mark everything up to ``up_to`` (default: the newest) read; returns the watermark."""
+
+    @abstractmethod
+    async def clear(self, identity: Identity, up_to: int | None) -> int:
+        """Hide everything up to ``up_to`` (default: the newest); returns the watermark."""
+
+    @abstractmethod
+    async def add_api_key(self, record: ApiKeyRecord) -> None:
+        """Store a new API key."""
+
+    @abstractmethod
+    async def get_api_key(self, key_id: str) -> ApiKeyRecord | None:
+        """The key with this id, revoked or not."""
+
+    @abstractmethod
+    async def list_api_keys(self, tenant_id: str | None) -> list[ApiKeyRecord]:
+        """Keys of one tenant, or of all tenants."""
+
+    @abstractmethod
+    async def revoke_api_key(self, key_id: str, at: datetime) -> bool:
+        """Revoke a key; false if no such key or already revoked."""

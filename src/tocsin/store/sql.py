@@ -1,0 +1,477 @@
+"""The SQL store (SQLAlchemy 2 Core, async): SQLite by default, PostgreSQL by URL."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Insert,
+    Table,
+    and_,
+    case,
+    event,
+    exists,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection as SyncConnection
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from tocsin.models import Audience, Identity, StoredNotification
+from tocsin.store.base import ApiKeyRecord, Draft, InboxItem, Store, StoreResult
+from tocsin.store.tables import api_keys, cursor_sequence, notifications, read_receipts, user_state
+
+SEQUENCE_NAME = "notifications"
+_WRITE = "tocsin_write"
+
+n = notifications.c
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    """Take over SQLite transactions so that writers start with ``BEGIN IMMEDIATE``.
+
+    pysqlite's own transaction handling starts a transaction only at the first write,
+    so a read-then-write transaction can dead-lock with another writer (SQLITE_BUSY
+    with no retry). Writers that take the write lock up front simply wait their turn.
+    """
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA busy_timeout=15000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: SyncConnection) -> None:
+        immediate = conn.get_execution_options().get(_WRITE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _visible(identity: Identity) -> ColumnElement[bool]:
+    """Rows ``identity`` may see: to everyone, to its tenant, or to itself (both ids)."""
+    return or_(
+        and_(n.tenant_id.is_(None), n.user_id.is_(None)),
+        and_(n.tenant_id == identity.tenant_id, n.user_id.is_(None)),
+        and_(n.tenant_id == identity.tenant_id, n.user_id == identity.user_id),
+    )
+
+
+def _receipt_exists(identity: Identity) -> ColumnElement[bool]:
+    r = read_receipts.c
+    return exists().where(
+        r.tenant_id == identity.tenant_id,
+        r.user_id == identity.user_id,
+        r.cursor == n.cursor,
+    )
+
+
+def _row_to_notification(row: Row[Any]) -> StoredNotification:
+    created = row.created_at
+    if created.tzinfo is None:  # SQLite hands back naive datetimes
+        created = created.replace(tzinfo=UTC)
+    return StoredNotification(
+        cursor=int(row.cursor),
+        id=row.public_id,
+        event=row.event,
+        audience=Audience(row.audience),
+        tenant_id=row.tenant_id,
+        user_id=row.user_id,
+        fields=dict(row.payload),
+        timestamp=created,
+    )
+
+
+def _as_key(row: Row[Any]) -> ApiKeyRecord:
+    def aware(value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+    created = aware(row.created_at)
+    assert created is not None  # column is NOT NULL
+    return ApiKeyRecord(
+        key_id=row.key_id,
+        tenant_id=row.tenant_id,
+        name=row.name,
+        secret_hash=row.secret_hash,
+        created_at=created,
+        revoked_at=aware(row.revoked_at),
+    )
+
+
+_NOTIFICATION_COLUMNS = (
+    n.cursor,
+    n.public_id,
+    n.event,
+    n.audience,
+    n.tenant_id,
+    n.user_id,
+    n.payload,
+    n.created_at,
+)
+
+
+class SqlStore(Store):
+    """One implementation for SQLite and PostgreSQL; dialect differences stay in here."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        self._engine: AsyncEngine | None = None
+        # SQLite has one writer; queue our own writers here instead of in busy_timeout.
+        self._write_lock = asyncio.Lock() if self.is_sqlite else None
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """The engine; raises if ``open`` was not awaited."""
+        if self._engine is None:
+            raise RuntimeError("store is not open: call `await store.open()` first")
+        return self._engine
+
+    async def open(self, *, migrate: bool) -> None:
+        """Create the engine and, if asked, run the Alembic migrations."""
+        if self._engine is not None:
+            return
+        kwargs: dict[str, Any] = {}
+        if not self.is_sqlite:
+            kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+        engine = create_async_engine(self.url, **kwargs)
+        if self.is_sqlite:
+            _configure_sqlite(engine)
+        self._engine = engine
+        if migrate:
+            from tocsin.store.migrate import upgrade
+
+            await upgrade(engine)
+
+    async def close(self) -> None:
+        """Dispose of the engine's connections."""
+        if self._engine is not None:
+            await self._engine.dispose()
+            self._engine = None
+
+    async def ping(self) -> None:
+        """Run a trivial query."""
+        async with self.engine.connect() as conn:
+            await conn.execute(select(1))
+
+    @asynccontextmanager
+    async def _writing(self) -> AsyncIterator[AsyncConnection]:
+        if self._write_lock is None:
+            async with self.engine.begin() as conn:
+                yield conn
+            return
+        async with self._write_lock, self.engine.connect() as raw:
+            conn = await raw.execution_options(**{_WRITE: True})
+            async with conn.begin():
+                yield conn
+
+    def _insert_ignoring_duplicates(self, table: Table) -> Insert:
+        if self.is_sqlite:
+            return sqlite.insert(table).on_conflict_do_nothing()
+        return postgresql.insert(table).on_conflict_do_nothing()
+
+    # -- notifications ---------------------------------------------------------------
+
+    async def insert(self, drafts: Sequence[Draft]) -> list[StoreResult]:
+        """Store drafts under the cursor lock; see :meth:`Store.insert`."""
+        if not drafts:
+            return []
+        async with self._writing() as conn:
+            # Locking the counter first serialises publishers, which makes the
+            # duplicate checks below race-free and hands out cursors in commit order.
+            current = (
+                await conn.execute(
+                    select(cursor_sequence.c.value)
+                    .where(cursor_sequence.c.name == SEQUENCE_NAME)
+                    .with_for_update()
+                )
+            ).scalar_one()
+            by_id, by_key = await self._existing(conn, drafts)
+            results: list[StoreResult] = []
+            rows: list[dict[str, Any]] = []
+            for draft in drafts:
+                earlier = None
+                if draft.idempotency_key is not None:
+                    earlier = by_key.get((draft.id_scope, draft.idempotency_key))
+                    if earlier is not None:
+                        same = earlier[2] == draft.request_hash
+                        results.append(StoreResult(earlier[0], earlier[1], False, not same))
+                        continue
+                earlier = by_id.get((draft.id_scope, draft.id))
+                if earlier is not None:
+                    results.append(StoreResult(earlier[0], earlier[1], False))
+                    continue
+                current += 1
+                entry = (draft.id, current, draft.request_hash)
+                by_id[(draft.id_scope, draft.id)] = entry
+                if draft.idempotency_key is not None:
+                    by_key[(draft.id_scope, draft.idempotency_key)] = entry
+                rows.append(
+                    {
+                        "cursor": current,
+                        "public_id": draft.id,
+                        "id_scope": draft.id_scope,
+                        "event": draft.event,
+                        "audience": draft.audience.value,
+                        "tenant_id": draft.tenant_id,
+                        "user_id": draft.user_id,
+                        "payload": draft.fields,
+                        "created_at": draft.timestamp,
+                        "idempotency_key": draft.idempotency_key,
+                        "request_hash": draft.request_hash,
+                    }
+                )
+                results.append(StoreResult(draft.id, current, True))
+            if rows:
+                await conn.execute(notifications.insert(), rows)
+                await conn.execute(
+                    update(cursor_sequence)
+                    .where(cursor_sequence.c.name == SEQUENCE_NAME)
+                    .values(value=current)
+                )
+        return results
+
+    async def _existing(
+        self, conn: AsyncConnection, drafts: Sequence[Draft]
+    ) -> tuple[dict[tuple[str, str], tuple[str, int, str | None]], ...]:
+        ids: dict[str, set[str]] = defaultdict(set)
+        keys: dict[str, set[str]] = defaultdict(set)
+        for draft in drafts:
+            ids[draft.id_scope].add(draft.id)
+            if draft.idempotency_key is not None:
+                keys[draft.id_scope].add(draft.idempotency_key)
+        by_id: dict[tuple[str, str], tuple[str, int, str | None]] = {}
+        by_key: dict[tuple[str, str], tuple[str, int, str | None]] = {}
+        for scope, wanted in ids.items():
+            found = await conn.execute(
+                select(n.public_id, n.cursor, n.request_hash).where(
+                    n.id_scope == scope, n.public_id.in_(wanted)
+                )
+            )
+            for public_id, cursor, request_hash in found:
+                by_id[(scope, public_id)] = (public_id, int(cursor), request_hash)
+        for scope, wanted in keys.items():
+            found = await conn.execute(
+                select(n.idempotency_key, n.public_id, n.cursor, n.request_hash).where(
+                    n.id_scope == scope, n.idempotency_key.in_(wanted)
+                )
+            )
+            for key, public_id, cursor, request_hash in found:
+                by_key[(scope, key)] = (public_id, int(cursor), request_hash)
+        return by_id, by_key
+
+    async def max_cursor(self) -> int:
+        """The counter's value: every cursor up to it is committed."""
+        async with self.engine.connect() as conn:
+            value = await conn.scalar(
+                select(cursor_sequence.c.value).where(cursor_sequence.c.name == SEQUENCE_NAME)
+            )
+        return int(value or 0)
+
+    async def fetch_after(self, cursor: int, limit: int) -> list[StoredNotification]:
+        """Oldest first, by cursor."""
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(*_NOTIFICATION_COLUMNS)
+                .where(n.cursor > cursor)
+                .order_by(n.cursor)
+                .limit(limit)
+            )
+            return [_row_to_notification(row) for row in rows]
+
+    async def _watermarks(self, conn: AsyncConnection, identity: Identity) -> tuple[int, int]:
+        row = (
+            await conn.execute(
+                select(user_state.c.read_cursor, user_state.c.cleared_cursor).where(
+                    user_state.c.tenant_id == identity.tenant_id,
+                    user_state.c.user_id == identity.user_id,
+                )
+            )
+        ).first()
+        if row is None:
+            return 0, 0
+        return int(row.read_cursor), int(row.cleared_cursor)
+
+    def _read_flag(self, identity: Identity, read_cursor: int) -> ColumnElement[bool]:
+        return or_(n.cursor <= read_cursor, _receipt_exists(identity))
+
+    async def replay(
+        self, identity: Identity, since: int, limit: int
+    ) -> tuple[list[InboxItem], bool]:
+        """Newest ``limit`` + 1 after ``since`` tell whether the bound cut anything."""
+        async with self.engine.connect() as conn:
+            read_cursor, _cleared = await self._watermarks(conn, identity)
+            rows = (
+                await conn.execute(
+                    select(*_NOTIFICATION_COLUMNS, self._read_flag(identity, read_cursor).label("is_read"))
+                    .where(_visible(identity), n.cursor > since)
+                    .order_by(n.cursor.desc())
+                    .limit(limit + 1)
+                )
+            ).all()
+        truncated = len(rows) > limit
+        items = [InboxItem(_row_to_notification(r), bool(r.is_read)) for r in rows[:limit]]
+        items.reverse()
+        return items, truncated
+
+    async def inbox(
+        self,
+        identity: Identity,
+        *,
+        limit: int,
+        before: int | None,
+        event: str | None,
+        unread_only: bool,
+    ) -> list[InboxItem]:
+        """Newest first; cleared notifications are gone from the inbox."""
+        async with self.engine.connect() as conn:
+            read_cursor, cleared = await self._watermarks(conn, identity)
+            is_read = self._read_flag(identity, read_cursor)
+            query = select(*_NOTIFICATION_COLUMNS, is_read.label("is_read")).where(
+                _visible(identity), n.cursor > cleared
+            )
+            if before is not None:
+                query = query.where(n.cursor < before)
+            if event is not None:
+                query = query.where(n.event == event)
+            if unread_only:
+                query = query.where(~is_read)
+            rows = await conn.execute(query.order_by(n.cursor.desc()).limit(limit + 1))
+            return [InboxItem(_row_to_notification(r), bool(r.is_read)) for r in rows]
+
+    async def unread_count(self, identity: Identity) -> int:
+        """Visible rows above both watermarks without a read receipt."""
+        async with self.engine.connect() as conn:
+            read_cursor, cleared = await self._watermarks(conn, identity)
+            floor = max(read_cursor, cleared)
+            count = await conn.scalar(
+                select(func.count())
+                .select_from(notifications)
+                .where(_visible(identity), n.cursor > floor, ~_receipt_exists(identity))
+            )
+        return int(count or 0)
+
+    async def mark_read(self, identity: Identity, ids: Sequence[str]) -> list[str]:
+        """Insert receipts for the visible notifications among ``ids``."""
+        if not ids:
+            return []
+        async with self._writing() as conn:
+            found = (
+                await conn.execute(
+                    select(n.public_id, n.cursor).where(
+                        _visible(identity), n.public_id.in_(set(ids))
+                    )
+                )
+            ).all()
+            if found:
+                now = datetime.now(UTC)
+                await conn.execute(
+                    self._insert_ignoring_duplicates(read_receipts),
+                    [
+                        {
+                            "tenant_id": identity.tenant_id,
+                            "user_id": identity.user_id,
+                            "cursor": int(row.cursor),
+                            "read_at": now,
+                        }
+                        for row in found
+                    ],
+                )
+        matched = {row.public_id for row in found}
+        return [i for i in dict.fromkeys(ids) if i in matched]
+
+    async def mark_all_read(self, identity: Identity, up_to: int | None) -> int:
+        """Raise the read watermark (never lowers it)."""
+        return await self._raise_watermark(identity, "read_cursor", up_to)
+
+    async def clear(self, identity: Identity, up_to: int | None) -> int:
+        """Raise the cleared watermark (never lowers it)."""
+        return await self._raise_watermark(identity, "cleared_cursor", up_to)
+
+    async def _raise_watermark(self, identity: Identity, column: str, up_to: int | None) -> int:
+        async with self._writing() as conn:
+            top = int(
+                await conn.scalar(
+                    select(cursor_sequence.c.value).where(cursor_sequence.c.name == SEQUENCE_NAME)
+                )
+                or 0
+            )
+            target = top if up_to is None else min(up_to, top)
+            values = {
+                "tenant_id": identity.tenant_id,
+                "user_id": identity.user_id,
+                "read_cursor": 0,
+                "cleared_cursor": 0,
+                column: target,
+            }
+            dialect = sqlite if self.is_sqlite else postgresql
+            stmt = dialect.insert(user_state).values(**values)
+            existing = user_state.c[column]
+            stmt = stmt.on_conflict_do_update(
+                index_elements=[user_state.c.tenant_id, user_state.c.user_id],
+                set_={column: case((stmt.excluded[column] > existing, stmt.excluded[column]), else_=existing)},
+            )
+            await conn.execute(stmt)
+            final = await conn.scalar(
+                select(existing).where(
+                    user_state.c.tenant_id == identity.tenant_id,
+                    user_state.c.user_id == identity.user_id,
+                )
+            )
+        return int(final or 0)
+
+    # -- API keys --------------------------------------------------------------------
+
+    async def add_api_key(self, record: ApiKeyRecord) -> None:
+        """Insert the key row."""
+        async with self._writing() as conn:
+            await conn.execute(
+                api_keys.insert().values(
+                    key_id=record.key_id,
+                    tenant_id=record.tenant_id,
+                    name=record.name,
+                    secret_hash=record.secret_hash,
+                    created_at=record.created_at,
+                    revoked_at=record.revoked_at,
+                )
+            )
+
+    async def get_api_key(self, key_id: str) -> ApiKeyRecord | None:
+        """Look a key up by its public id."""
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(api_keys).where(api_keys.c.key_id == key_id))).first()
+        return None if row is None else _as_key(row)
+
+    async def list_api_keys(self, tenant_id: str | None) -> list[ApiKeyRecord]:
+        """Oldest first."""
+        query = select(api_keys).order_by(api_keys.c.created_at)
+        if tenant_id is not None:
+            query = query.where(api_keys.c.tenant_id == tenant_id)
+        async with self.engine.connect() as conn:
+            return [_as_key(row) for row in await conn.execute(query)]
+
+    async def revoke_api_key(self, key_id: str, at: datetime) -> bool:
+        """Set ``revoked_at`` once."""
+        async with self._writing() as conn:
+            result = await conn.execute(
+                update(api_keys)
+                .where(api_keys.c.key_id == key_id, api_keys.c.revoked_at.is_(None))
+                .values(revoked_at=at)
+            )
+        return bool(result.rowcount)
+

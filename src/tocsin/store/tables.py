@@ -1,0 +1,79 @@
+"""Table definitions shared by the SQL store (the Alembic migrations spell them out too)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+# The single counter that hands out delivery cursors. Publishers lock its row for the
+# rest of their transaction, so cursors become visible in exactly the order they were
+# handed out: a reader that sees cursor N also sees every cursor below N.
+cursor_sequence = Table(
+    "cursor_sequence",
+    metadata,
+    Column("name", String(40), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)
+
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("cursor", BigInteger, nullable=False, unique=True),
+    Column("public_id", String(200), nullable=False),
+    # Publisher ids are unique per tenant; "" is the scope of notifications to everyone.
+    Column("id_scope", String(200), nullable=False),
+    Column("event", String(40), nullable=False),
+    Column("audience", String(10), nullable=False),
+    Column("tenant_id", String(200), nullable=True),
+    Column("user_id", String(200), nullable=True),
+    Column("payload", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("idempotency_key", String(255), nullable=True),
+    Column("request_hash", String(64), nullable=True),
+    UniqueConstraint("id_scope", "public_id", name="uq_notifications_scope_id"),
+    UniqueConstraint("id_scope", "idempotency_key", name="uq_notifications_scope_idem"),
+    Index("ix_notifications_audience", "tenant_id", "user_id", "cursor"),
+)
+
+user_state = Table(
+    "user_state",
+    metadata,
+    Column("tenant_id", String(200), primary_key=True),
+    Column("user_id", String(200), primary_key=True),
+    Column("read_cursor", BigInteger, nullable=False, default=0),
+    Column("cleared_cursor", BigInteger, nullable=False, default=0),
+)
+
+read_receipts = Table(
+    "read_receipts",
+    metadata,
+    Column("tenant_id", String(200), primary_key=True),
+    Column("user_id", String(200), primary_key=True),
+    Column("cursor", BigInteger, primary_key=True),
+    Column("read_at", DateTime(timezone=True), nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("key_id", String(40), primary_key=True),
+    Column("tenant_id", String(200), nullable=False),
+    Column("name", String(200), nullable=False, default=""),
+    Column("secret_hash", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+    Index("ix_api_keys_tenant", "tenant_id"),
+)
