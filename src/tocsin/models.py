@@ -72,10 +72,12 @@ class _Notification(BaseModel):
     @field_validator("timestamp")
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:
-        """Treat a timestamp without offset as UTC."""
-        if value is not None and value.tzinfo is None:
+        """Normalise to UTC (a timestamp without offset is taken as UTC)."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
-        return value
+        return value.astimezone(UTC)
 
     def wire_fields(self) -> dict[str, Any]:
         """The payload as sent to clients, camelCase, without ``event``/``id``/``timestamp``."""

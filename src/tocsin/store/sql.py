@@ -231,7 +231,7 @@ class SqlStore(Store):
                         "tenant_id": draft.tenant_id,
                         "user_id": draft.user_id,
                         "payload": draft.fields,
-                        "created_at": draft.timestamp,
+                        "created_at": draft.timestamp.astimezone(UTC),
                         "idempotency_key": draft.idempotency_key,
                         "request_hash": draft.request_hash,
                     }

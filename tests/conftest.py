@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+
+from tests.helpers import ADMIN_KEY, JWT_SECRET, PG_ADMIN_URL, ServerThread, require_service
+from tocsin.config import Settings
+
+_OWN_PREFIXES = ("TOCSIN_", "NEXTAUTH_", "AUTH_SECRET", "WEBSOCKET_")
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings from the developer's shell never leak into a test."""
+    for name in list(os.environ):
+        if name.startswith(_OWN_PREFIXES) and name != "TOCSIN_REQUIRE_SERVICES":
+            monkeypatch.delenv(name)
+
+
+def make_settings(database_url: str, **extra: object) -> Settings:
+    values: dict[str, object] = {
+        "database_url": database_url,
+        "jwt_secret": JWT_SECRET,
+        "admin_key": ADMIN_KEY,
+        "clients_count_debounce": 0.05,
+        "log_level": "warning",
+    }
+    values.update(extra)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / 'tocsin.db'}"
+
+
+@pytest.fixture
+def settings(sqlite_url: str) -> Settings:
+    return make_settings(sqlite_url)
+
+
+@pytest.fixture
+def server(settings: Settings) -> Iterator[ServerThread]:
+    node = ServerThread(settings)
+    node.start()
+    try:
+        yield node
+    finally:
+        node.close()
+
+
+@pytest.fixture
+async def http(server: ServerThread) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture
+async def postgres_url() -> AsyncIterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    name = f"tocsin_test_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = await asyncpg.connect(PG_ADMIN_URL, timeout=5)
+    except (OSError, asyncpg.PostgresError) as exc:
+        require_service("PostgreSQL", f"cannot connect to {PG_ADMIN_URL}: {exc}")
+        raise AssertionError("unreachable") from exc
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request: pytest.FixtureRequest, sqlite_url: str) -> str:
+    if request.param == "sqlite":
+        return sqlite_url
+    url: str = request.getfixturevalue("postgres_url")
+    return url

@@ -1,0 +1,166 @@
+"""Replay after ``since``: exactly what was missed, in order, across restarts and races."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+import httpx
+import pytest
+
+from tests.conftest import make_settings
+from tests.helpers import Client, ServerThread, email, publish
+from tocsin.config import Settings
+
+
+async def test_reconnect_with_since_gets_exactly_what_was_missed_then_live(
+    server: ServerThread, http: httpx.AsyncClient
+) -> None:
+    client = Client(server.url, "alice", "firm-a")
+    await client.connect()
+    await publish(http, email("alice", "firm-a", id="before"))
+    await client.wait_notifications(1)
+    await client.disconnect()
+    since = client.since
+    assert since is not None
+
+    for i in range(50):
+        response = await publish(http, email("alice", "firm-a", id=f"missed-{i}"))
+        assert response.status_code == 202
+
+    again = Client(server.url, "alice", "firm-a")
+    await again.connect(since=since)
+    try:
+        replayed = await again.wait_notifications(50)
+        assert [n["id"] for n in replayed] == [f"missed-{i}" for i in range(50)]
+        await publish(http, email("alice", "firm-a", id="live"))
+        received = await again.wait_notifications(51)
+        assert [n["id"] for n in received][-1] == "live"
+        assert len(received) == 51
+        cursors = [n["cursor"] for n in received]
+        assert cursors == sorted(cursors)
+    finally:
+        await again.disconnect()
+
+
+async def test_replay_across_a_server_restart_on_the_same_sqlite_file(settings: Settings) -> None:
+    node = ServerThread(settings)
+    node.start()
+    try:
+        async with httpx.AsyncClient(base_url=node.url) as http:
+            client = Client(node.url, "alice", "firm-a")
+            await client.connect()
+            await publish(http, email("alice", "firm-a", id="first"))
+            await client.wait_notifications(1)
+            await client.disconnect()
+            for i in range(50):
+                await publish(http, email("alice", "firm-a", id=f"missed-{i}"))
+        node.stop()
+        node.start()  # a new process's worth of state, same file, same port
+        async with httpx.AsyncClient(base_url=node.url) as http:
+            again = Client(node.url, "alice", "firm-a")
+            await again.connect(since=client.since)
+            try:
+                replayed = await again.wait_notifications(50)
+                assert [n["id"] for n in replayed] == [f"missed-{i}" for i in range(50)]
+                await publish(http, email("alice", "firm-a", id="after-restart"))
+                live = await again.wait_notifications(51)
+                assert live[-1]["id"] == "after-restart" and len(live) == 51
+            finally:
+                await again.disconnect()
+    finally:
+        node.close()
+
+
+async def test_replay_beyond_the_bound_sends_resync_and_the_newest(sqlite_url: str) -> None:
+    node = ServerThread(make_settings(sqlite_url, replay_limit=10))
+    node.start()
+    try:
+        async with httpx.AsyncClient(base_url=node.url) as http:
+            for i in range(25):
+                await publish(http, email("alice", "firm-a", id=f"n{i}"))
+            client = Client(node.url, "alice", "firm-a")
+            await client.connect(since=0)
+            try:
+                got = await client.wait_notifications(10)
+                assert [n["id"] for n in got] == [f"n{i}" for i in range(15, 25)]
+                [resync] = client.log.of("resync")
+                assert resync == {"reason": "too_many", "since": 0, "before": got[0]["cursor"]}
+                names = [name for name, _ in client.log.events]
+                assert names.index("resync") < names.index("email-received")
+            finally:
+                await client.disconnect()
+    finally:
+        node.close()
+
+
+async def test_invalid_since_is_refused(server: ServerThread) -> None:
+    import socketio
+
+    sio = socketio.AsyncClient(reconnection=False)
+    errors: list[object] = []
+    sio.on("connect_error", errors.append)
+    from tests.helpers import token
+
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await sio.connect(
+            server.url, auth={"token": token("a", "t"), "since": "-3"}, transports=["websocket"]
+        )
+    assert errors == [{"message": "Invalid since", "data": {"reason": "invalid_since"}}]
+
+
+async def test_concurrent_publishers_while_a_client_keeps_reconnecting(store_url: str) -> None:
+    node = ServerThread(make_settings(store_url))
+    node.start()
+    publishers, per_publisher = 8, 200
+    expected = {f"p{p}-{i}" for p in range(publishers) for i in range(per_publisher)}
+    try:
+        async with httpx.AsyncClient(base_url=node.url, timeout=60) as http:
+            done = asyncio.Event()
+
+            async def publisher(p: int) -> None:
+                for i in range(per_publisher):
+                    response = await publish(http, email("alice", "firm-a", id=f"p{p}-{i}"))
+                    assert response.status_code == 202, response.text
+
+            received: list[str] = []
+            reconnects = 0
+
+            async def flapping_client() -> None:
+                nonlocal reconnects
+                since: int | None = 0
+                while True:
+                    client = Client(node.url, "alice", "firm-a")
+                    await client.connect(since=since)
+                    reconnects += 1
+                    if done.is_set():
+                        # Final session: stay until everything has arrived.
+                        await client.log.wait_for(
+                            lambda _log, c=client: set(received)
+                            | {n["id"] for n in c.notifications()}
+                            >= expected,
+                            timeout=30,
+                        )
+                    else:
+                        # Take a few events, then drop the connection mid-stream.
+                        await client.log.wait_for(
+                            lambda _log, c=client: len(c.notifications()) >= 25 or done.is_set(),
+                            timeout=30,
+                        )
+                    await client.disconnect()
+                    received.extend(n["id"] for n in client.notifications())
+                    since = client.since if client.since is not None else since
+                    if done.is_set() and set(received) >= expected:
+                        return
+
+            watcher = asyncio.create_task(flapping_client())
+            await asyncio.gather(*(publisher(p) for p in range(publishers)))
+            done.set()
+            await asyncio.wait_for(watcher, 60)
+        duplicates = [i for i, n in Counter(received).items() if n > 1]
+        assert duplicates == []
+        assert set(received) == expected
+        assert len(received) == publishers * per_publisher
+        assert reconnects > 3
+    finally:
+        node.close()
