@@ -179,7 +179,9 @@ async def publish(
     return await http.post("/api/v1/notifications", json=notification, headers=headers)
 
 
-def email(user: str, tenant: str, subject: str = "Nouveau courrier", **extra: Any) -> dict[str, Any]:
+def email(
+    user: str, tenant: str, subject: str = "Nouveau courrier", **extra: Any
+) -> dict[str, Any]:
     """An ``email-received`` notification."""
     return {
         "event": "email-received",

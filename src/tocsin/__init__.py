@@ -2,8 +2,15 @@
 
 __version__ = "0.1.0"
 
-from tocsin.app import create_app  # noqa: E402
-from tocsin.config import ConfigError, Settings, load_settings  # noqa: E402
-from tocsin.service import NotificationService  # noqa: E402
+from tocsin.app import create_app
+from tocsin.config import ConfigError, Settings, load_settings
+from tocsin.service import NotificationService
 
-__all__ = ["ConfigError", "NotificationService", "Settings", "__version__", "create_app", "load_settings"]
+__all__ = [
+    "ConfigError",
+    "NotificationService",
+    "Settings",
+    "__version__",
+    "create_app",
+    "load_settings",
+]

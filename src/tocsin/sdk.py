@@ -12,10 +12,10 @@ Module-level functions (``tocsin.sdk.notify_email_received(…)``) use a default
 
 Errors::
 
-    TocsinAPIError      the server refused (4xx), or still failed (5xx, 429) after the retries
+    TocsinAPIError        refused (4xx), or still failing (5xx, 429) after the retries
     httpx.TransportError  the server could not be reached, after the retries
-    ValueError          a helper lacks what it needs to route (e.g. a user's tenant)
-    RuntimeError        a module-level function was called before :func:`configure`
+    ValueError            a helper lacks what it needs to route (e.g. a user's tenant)
+    RuntimeError          a module-level helper was called before :func:`configure`
 """
 
 from __future__ import annotations
@@ -448,9 +448,7 @@ _default: TocsinClient | None = None
 _default_lock = threading.Lock()
 
 
-def configure(
-    url: str, api_key: str, *, timeout: float = 10.0, retries: int = 3
-) -> TocsinClient:
+def configure(url: str, api_key: str, *, timeout: float = 10.0, retries: int = 3) -> TocsinClient:
     """Set (and return) the client that the module-level helpers use.
 
     Raises:
@@ -496,65 +494,37 @@ def default_client() -> TocsinClient:
 def emit_to_user(
     user_id: str, event: str, data: Notification, *, tenant_id: str | None = None
 ) -> Result:
-    """:meth:`TocsinClient.emit_to_user` on the default client.
-
-    Raises:
-        RuntimeError: not configured. ValueError: no tenant. TocsinAPIError: refused.
-    """
+    """:meth:`TocsinClient.emit_to_user` on :func:`default_client` (which may raise)."""
     return default_client().emit_to_user(user_id, event, data, tenant_id=tenant_id)
 
 
 def emit_to_tenant(tenant_id: str, event: str, data: Notification) -> Result:
-    """:meth:`TocsinClient.emit_to_tenant` on the default client.
-
-    Raises:
-        RuntimeError: not configured. TocsinAPIError: refused.
-    """
+    """:meth:`TocsinClient.emit_to_tenant` on :func:`default_client` (which may raise)."""
     return default_client().emit_to_tenant(tenant_id, event, data)
 
 
 def emit_to_all(event: str, data: Notification) -> Result:
-    """:meth:`TocsinClient.emit_to_all` on the default client.
-
-    Raises:
-        RuntimeError: not configured. TocsinAPIError: refused.
-    """
+    """:meth:`TocsinClient.emit_to_all` on :func:`default_client` (which may raise)."""
     return default_client().emit_to_all(event, data)
 
 
 def notify_email_received(data: Notification) -> Result:
-    """:meth:`TocsinClient.notify_email_received` on the default client.
-
-    Raises:
-        RuntimeError: not configured. TocsinAPIError: refused.
-    """
+    """:meth:`TocsinClient.notify_email_received` on :func:`default_client` (which may raise)."""
     return default_client().notify_email_received(data)
 
 
 def notify_dossier_updated(data: Notification) -> Result:
-    """:meth:`TocsinClient.notify_dossier_updated` on the default client.
-
-    Raises:
-        RuntimeError: not configured. TocsinAPIError: refused.
-    """
+    """:meth:`TocsinClient.notify_dossier_updated` on :func:`default_client` (which may raise)."""
     return default_client().notify_dossier_updated(data)
 
 
 def notify_deadline_alert(data: Notification) -> Result:
-    """:meth:`TocsinClient.notify_deadline_alert` on the default client.
-
-    Raises:
-        RuntimeError: not configured. TocsinAPIError: refused.
-    """
+    """:meth:`TocsinClient.notify_deadline_alert` on :func:`default_client` (which may raise)."""
     return default_client().notify_deadline_alert(data)
 
 
 def notify_system(data: Notification) -> Result:
-    """:meth:`TocsinClient.notify_system` on the default client.
-
-    Raises:
-        RuntimeError: not configured. TocsinAPIError: refused.
-    """
+    """:meth:`TocsinClient.notify_system` on :func:`default_client` (which may raise)."""
     return default_client().notify_system(data)
 
 

@@ -85,9 +85,7 @@ class NotificationService:
 
     # -- publishing --------------------------------------------------------------------
 
-    def prepare(
-        self, raw: Any, publisher: Publisher, idempotency_key: str | None = None
-    ) -> Draft:
+    def prepare(self, raw: Any, publisher: Publisher, idempotency_key: str | None = None) -> Draft:
         """Validate one notification object and decide its audience.
 
         Raises:
@@ -274,9 +272,7 @@ class NotificationService:
         """Remove everything (up to a cursor) from the inbox. Returns (watermark, unread)."""
         watermark = await self.store.clear(identity, _cursor_or_none(up_to, "upTo"))
         unread = await self.store.unread_count(identity)
-        await self._announce_read(
-            identity, [], True, unread, origin, up_to=watermark, cleared=True
-        )
+        await self._announce_read(identity, [], True, unread, origin, up_to=watermark, cleared=True)
         return watermark, unread
 
     async def _announce_read(
@@ -322,7 +318,9 @@ class NotificationService:
             Unauthorized: no key, unknown key, revoked key.
         """
         if not presented:
-            raise Unauthorized("missing API key: send Authorization: Bearer <key>", field="Authorization")
+            raise Unauthorized(
+                "missing API key: send Authorization: Bearer <key>", field="Authorization"
+            )
         if apikeys.is_admin_key(presented, self.settings.admin_key):
             return Publisher(tenant_id=None, key_id="admin")
         parts = apikeys.split_key(presented)
@@ -333,7 +331,9 @@ class NotificationService:
         if record is None or not apikeys.matches(secret, record.secret_hash):
             raise Unauthorized("unknown API key", field="Authorization")
         if record.revoked_at is not None:
-            raise Unauthorized("this API key was revoked", field="Authorization", code="key_revoked")
+            raise Unauthorized(
+                "this API key was revoked", field="Authorization", code="key_revoked"
+            )
         return Publisher(tenant_id=record.tenant_id, key_id=key_id)
 
     async def create_api_key(self, tenant_id: str, name: str = "") -> tuple[str, ApiKeyRecord]:

@@ -85,7 +85,12 @@ async def test_duplicate_inside_one_batch(store: SqlStore) -> None:
 async def test_idempotency_key_same_request_and_different_request(store: SqlStore) -> None:
     [first] = await store.insert([draft("a", key="k1", request_hash="h1")])
     [same] = await store.insert([draft("b", key="k1", request_hash="h1")])
-    assert (same.id, same.cursor, same.created, same.key_conflict) == ("a", first.cursor, False, False)
+    assert (same.id, same.cursor, same.created, same.key_conflict) == (
+        "a",
+        first.cursor,
+        False,
+        False,
+    )
     [other] = await store.insert([draft("c", key="k1", request_hash="h2")])
     assert other.key_conflict and not other.created
     assert await store.max_cursor() == 1

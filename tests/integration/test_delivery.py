@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 
 import httpx
@@ -77,7 +78,9 @@ async def test_each_kind_is_emitted_under_its_event_name(
         for kind in kinds:
             assert (await publish(http, kind)).status_code == 202
         await client.wait_notifications(4)
-        names = [name for name, data in client.log.events if isinstance(data, dict) and "cursor" in data]
+        names = [
+            name for name, data in client.log.events if isinstance(data, dict) and "cursor" in data
+        ]
         assert names == [k["event"] for k in kinds]
         for (_name, data), kind in zip(
             [(n, d) for n, d in client.log.events if isinstance(d, dict) and "cursor" in d],
@@ -100,10 +103,21 @@ async def test_tenant_isolation(server: ServerThread, http: httpx.AsyncClient) -
     try:
         sends = [
             email("alice", "firm-b", id="user-b"),
-            {"event": "system-notification", "title": "B", "message": "b", "type": "info",
-             "tenantId": "firm-b", "id": "tenant-b"},
-            {"event": "system-notification", "title": "All", "message": "all", "type": "success",
-             "id": "everyone"},
+            {
+                "event": "system-notification",
+                "title": "B",
+                "message": "b",
+                "type": "info",
+                "tenantId": "firm-b",
+                "id": "tenant-b",
+            },
+            {
+                "event": "system-notification",
+                "title": "All",
+                "message": "all",
+                "type": "success",
+                "id": "everyone",
+            },
             email("alice", "firm-a", id="user-a"),
         ]
         for item in sends:
@@ -164,12 +178,16 @@ async def test_mark_read_on_one_socket_reaches_the_other(
         assert count.json() == {"count": 1}
         inbox = (await http.get("/api/v1/inbox", headers=headers)).json()
         assert [(i["id"], i["read"]) for i in inbox["items"]] == [
-            ("m2", True), ("m1", False), ("m0", True)
+            ("m2", True),
+            ("m1", False),
+            ("m0", True),
         ]
         ack = await tab2.sio.call("mark-all-read", {}, timeout=5)
         assert ack["ok"] and ack["unreadCount"] == 0
         await tab1.log.wait_for(lambda log: any(e["all"] for e in log.of("notifications-read")))
-        assert (await http.get("/api/v1/inbox/unread-count", headers=headers)).json() == {"count": 0}
+        assert (await http.get("/api/v1/inbox/unread-count", headers=headers)).json() == {
+            "count": 0
+        }
         # The sender does not get its own echo, and another user hears nothing.
         assert not [e for e in tab1.log.of("notifications-read") if not e["all"]]
         assert other_user.log.of("notifications-read") == []
@@ -192,8 +210,12 @@ async def test_client_events_inbox_and_bad_payloads(
         rest = await client.sio.call("inbox", {"limit": 2, "before": page["nextBefore"]}, timeout=5)
         assert [i["id"] for i in rest["items"]] == ["i0"] and rest["nextBefore"] is None
         bad = await client.sio.call("mark-read", {"ids": "i0"}, timeout=5)
-        assert bad == {"ok": False, "error": "validation_error", "field": "ids",
-                       "message": "ids: must be a list of notification ids"}
+        assert bad == {
+            "ok": False,
+            "error": "validation_error",
+            "field": "ids",
+            "message": "ids: must be a list of notification ids",
+        }
         bad_limit = await client.sio.call("inbox", {"limit": 0}, timeout=5)
         assert bad_limit["ok"] is False and bad_limit["field"] == "limit"
         cleared = await client.sio.call("clear", {}, timeout=5)
@@ -222,8 +244,6 @@ async def test_refused_sockets_get_a_reason(server: ServerThread) -> None:
         sio = socketio.AsyncClient(reconnection=False)
         errors: list[object] = []
         sio.on("connect_error", errors.append)
-        try:
+        with contextlib.suppress(socketio.exceptions.ConnectionError):
             await sio.connect(server.url, auth=auth, transports=["websocket"], wait_timeout=5)
-        except socketio.exceptions.ConnectionError:
-            pass
         assert errors == [{"message": "Unauthorized", "data": {"reason": reason}}], auth

@@ -67,4 +67,6 @@ async def json_body(request: Request, *, required: bool = True) -> Any:
     try:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise BadRequest(f"body is not valid JSON: {exc}", code="invalid_json", field="body") from None
+        raise BadRequest(
+            f"body is not valid JSON: {exc}", code="invalid_json", field="body"
+        ) from None

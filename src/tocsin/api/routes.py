@@ -16,7 +16,12 @@ router = APIRouter(prefix="/api/v1")
 NOTIFICATION_SCHEMA = notification_adapter.json_schema(
     by_alias=True, ref_template="#/components/schemas/{model}"
 )
-_ONE = {"requestBody": {"required": True, "content": {"application/json": {"schema": NOTIFICATION_SCHEMA}}}}
+_ONE = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": NOTIFICATION_SCHEMA}},
+    }
+}
 _MANY = {
     "requestBody": {
         "required": True,

@@ -43,7 +43,9 @@ def identity_from_claims(claims: Mapping[str, Any], settings: Settings) -> Ident
     if not isinstance(tenant, str | int) or isinstance(tenant, bool) or str(tenant) == "":
         raise AuthError("no_tenant", f"no {settings.claim_tenant_id!r} claim")
     role = claims.get(settings.claim_role)
-    return Identity(tenant_id=str(tenant), user_id=str(user), role=role if isinstance(role, str) else None)
+    return Identity(
+        tenant_id=str(tenant), user_id=str(user), role=role if isinstance(role, str) else None
+    )
 
 
 def authenticate(token: str | None, settings: Settings) -> Identity:

@@ -38,7 +38,6 @@ def create_socketio_server(service: NotificationService) -> tuple[socketio.Async
             raise ValidationFailed("socket is not authenticated", code="unauthorized")
         return connection.identity
 
-    @sio.event
     async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         try:
             identity = service.authenticate_user(handshake_token(auth, environ))
@@ -58,9 +57,11 @@ def create_socketio_server(service: NotificationService) -> tuple[socketio.Async
         await sio.enter_room(sid, f"user:{identity.user_id}")
         dispatcher.attach(sid, identity, since_cursor)
 
-    @sio.event
     async def disconnect(sid: str, reason: Any = None) -> None:
         dispatcher.detach(sid)
+
+    sio.on("connect", connect)
+    sio.on("disconnect", disconnect)
 
     def acknowledged(
         handler: Callable[[Identity, dict[str, Any], str], Awaitable[Ack]],

@@ -94,7 +94,9 @@ class Store(ABC):
         """Every notification after ``cursor``, oldest first, at most ``limit``."""
 
     @abstractmethod
-    async def replay(self, identity: Identity, since: int, limit: int) -> tuple[list[InboxItem], bool]:
+    async def replay(
+        self, identity: Identity, since: int, limit: int
+    ) -> tuple[list[InboxItem], bool]:
         """What ``identity`` can see after ``since``, oldest first.
 
         When more than ``limit`` match, the most recent ``limit`` are returned and the

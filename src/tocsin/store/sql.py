@@ -79,7 +79,7 @@ def _receipt_exists(identity: Identity) -> ColumnElement[bool]:
     )
 
 
-def _row_to_notification(row: Row[Any]) -> StoredNotification:
+def _row_to_notification(row: Row[*tuple[Any, ...]]) -> StoredNotification:
     created = row.created_at
     if created.tzinfo is None:  # SQLite hands back naive datetimes
         created = created.replace(tzinfo=UTC)
@@ -95,7 +95,7 @@ def _row_to_notification(row: Row[Any]) -> StoredNotification:
     )
 
 
-def _as_key(row: Row[Any]) -> ApiKeyRecord:
+def _as_key(row: Row[*tuple[Any, ...]]) -> ApiKeyRecord:
     def aware(value: datetime | None) -> datetime | None:
         if value is not None and value.tzinfo is None:
             return value.replace(tzinfo=UTC)
@@ -266,12 +266,12 @@ class SqlStore(Store):
             for public_id, cursor, request_hash in found:
                 by_id[(scope, public_id)] = (public_id, int(cursor), request_hash)
         for scope, wanted in keys.items():
-            found = await conn.execute(
+            keyed = await conn.execute(
                 select(n.idempotency_key, n.public_id, n.cursor, n.request_hash).where(
                     n.id_scope == scope, n.idempotency_key.in_(wanted)
                 )
             )
-            for key, public_id, cursor, request_hash in found:
+            for key, public_id, cursor, request_hash in keyed:
                 by_key[(scope, key)] = (public_id, int(cursor), request_hash)
         return by_id, by_key
 
@@ -318,7 +318,10 @@ class SqlStore(Store):
             read_cursor, _cleared = await self._watermarks(conn, identity)
             rows = (
                 await conn.execute(
-                    select(*_NOTIFICATION_COLUMNS, self._read_flag(identity, read_cursor).label("is_read"))
+                    select(
+                        *_NOTIFICATION_COLUMNS,
+                        self._read_flag(identity, read_cursor).label("is_read"),
+                    )
                     .where(_visible(identity), n.cursor > since)
                     .order_by(n.cursor.desc())
                     .limit(limit + 1)
@@ -424,7 +427,11 @@ class SqlStore(Store):
             existing = user_state.c[column]
             stmt = stmt.on_conflict_do_update(
                 index_elements=[user_state.c.tenant_id, user_state.c.user_id],
-                set_={column: case((stmt.excluded[column] > existing, stmt.excluded[column]), else_=existing)},
+                set_={
+                    column: case(
+                        (stmt.excluded[column] > existing, stmt.excluded[column]), else_=existing
+                    )
+                },
             )
             await conn.execute(stmt)
             final = await conn.scalar(
@@ -474,4 +481,3 @@ class SqlStore(Store):
                 .values(revoked_at=at)
             )
         return bool(result.rowcount)
-
