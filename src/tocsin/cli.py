@@ -144,6 +144,33 @@ def cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_checktoken(args: argparse.Namespace) -> int:
+    """Say who a token or session cookie belongs to, or exactly why it is refused."""
+    from tocsin.auth.claims import describe_expiry
+    from tocsin.auth.credentials import Credential, from_text
+    from tocsin.auth.errors import AuthError
+    from tocsin.auth.identity import Authenticator
+
+    settings = _settings(args)
+    text = sys.stdin.read() if args.token == "-" else args.token
+    credential = from_text(text)
+    if args.cookie_name:
+        credential = Credential(credential.value, "cookie", args.cookie_name)
+    secrets = ", ".join(name for name, _ in settings.session_secrets) or "none"
+    where = f"cookie {credential.cookie_name}" if credential.cookie_name else "a bare token"
+    print(f"read as {where}; session secrets configured: {secrets}")
+    try:
+        session = asyncio.run(Authenticator(settings).authenticate(credential))
+    except AuthError as exc:
+        print(f"refused ({exc.reason}): {exc.detail}")
+        return 1
+    ident = session.identity
+    print(f"accepted: user {ident.user_id}, tenant {ident.tenant_id}, role {ident.role or '-'}")
+    print(f"verified as {session.method}; {describe_expiry(session.expires_at)}")
+    print("claims: " + json.dumps(session.claims, ensure_ascii=False, sort_keys=True))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every sub-command."""
     parser = argparse.ArgumentParser(prog="tocsin", description=__doc__)
@@ -187,6 +214,16 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--role")
     token.add_argument("--ttl", type=int, default=3600, help="seconds (default 3600)")
     token.set_defaults(func=cmd_token)
+
+    check = sub.add_parser(
+        "checktoken", help="explain whether a token or session cookie is accepted, and why"
+    )
+    check.add_argument("token", help="a token, a 'name=value; …' cookie header, or - for stdin")
+    check.add_argument(
+        "--cookie-name",
+        help="treat the token as this cookie's value (Auth.js derives keys from it)",
+    )
+    check.set_defaults(func=cmd_checktoken)
     return parser
 
 

@@ -49,6 +49,31 @@ class Settings(BaseSettings):
     auth_secret: str | None = Field(
         default=None, validation_alias=_env("AUTH_SECRET", "auth_secret")
     )
+    auth_secret_1: str | None = Field(
+        default=None, validation_alias=_env("AUTH_SECRET_1", "auth_secret_1")
+    )
+    auth_secret_2: str | None = Field(
+        default=None, validation_alias=_env("AUTH_SECRET_2", "auth_secret_2")
+    )
+    auth_secret_3: str | None = Field(
+        default=None, validation_alias=_env("AUTH_SECRET_3", "auth_secret_3")
+    )
+    jwt_public_key: str | None = Field(
+        default=None,
+        validation_alias=_env("TOCSIN_JWT_PUBLIC_KEY", "jwt_public_key"),
+        description="PEM public key (or a path to one) verifying RS256/ES256 user tokens.",
+    )
+    nextauth_url: str | None = Field(
+        default=None,
+        validation_alias=_env("NEXTAUTH_URL", "nextauth_url"),
+        description="The app's URL; database-strategy session cookies are resolved there.",
+    )
+    session_cache_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        le=3600,
+        validation_alias=_env("TOCSIN_SESSION_CACHE_SECONDS", "session_cache_seconds"),
+    )
     websocket_path: str = Field(
         default="/socket.io", validation_alias=_env("WEBSOCKET_PATH", "websocket_path")
     )
@@ -124,6 +149,18 @@ class Settings(BaseSettings):
         if self.websocket_cors_origin.strip() == "*":
             return "*"
         return [o.strip() for o in self.websocket_cors_origin.split(",") if o.strip()]
+
+    @property
+    def session_secrets(self) -> list[tuple[str, str]]:
+        """NextAuth/Auth.js secrets as (variable name, value), newest first."""
+        named = [
+            ("AUTH_SECRET", self.auth_secret),
+            ("AUTH_SECRET_1", self.auth_secret_1),
+            ("AUTH_SECRET_2", self.auth_secret_2),
+            ("AUTH_SECRET_3", self.auth_secret_3),
+            ("NEXTAUTH_SECRET", self.nextauth_secret),
+        ]
+        return [(name, value) for name, value in named if value]
 
     @property
     def is_sqlite(self) -> bool:

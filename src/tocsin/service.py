@@ -14,8 +14,9 @@ from pydantic import ValidationError
 
 from tocsin.auth import apikeys
 from tocsin.auth.apikeys import Publisher
+from tocsin.auth.credentials import Credential
 from tocsin.auth.errors import AuthError
-from tocsin.auth.identity import authenticate
+from tocsin.auth.identity import Authenticator, Session
 from tocsin.bus.base import DOORBELL, READ, Bus
 from tocsin.config import Settings
 from tocsin.errors import (
@@ -82,6 +83,7 @@ class NotificationService:
         self.settings = settings
         self.store = store
         self.bus = bus
+        self.authenticator = Authenticator(settings)
 
     # -- publishing --------------------------------------------------------------------
 
@@ -303,13 +305,13 @@ class NotificationService:
 
     # -- credentials -------------------------------------------------------------------
 
-    def authenticate_user(self, token: str | None) -> Identity:
-        """The end user a token belongs to.
+    async def authenticate_user(self, credential: Credential | None) -> Session:
+        """The end user a session cookie or token belongs to, and until when.
 
         Raises:
-            AuthError: with the documented reason.
+            AuthError: with the documented reason and a message saying exactly why.
         """
-        return authenticate(token, self.settings)
+        return await self.authenticator.authenticate(credential)
 
     async def authenticate_publisher(self, presented: str | None) -> Publisher:
         """The publisher an API key belongs to.

@@ -7,8 +7,8 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 
+from tocsin.auth import credentials
 from tocsin.auth.apikeys import Publisher
-from tocsin.auth.identity import bearer_token
 from tocsin.errors import BadRequest, PayloadTooLarge
 from tocsin.models import Identity
 from tocsin.service import NotificationService
@@ -27,14 +27,18 @@ async def get_publisher(
     service: ServiceDep, authorization: Annotated[str | None, Header()] = None
 ) -> Publisher:
     """The API key's publisher (401 without a valid key)."""
-    return await service.authenticate_publisher(bearer_token(authorization))
+    found = credentials.bearer(authorization)
+    return await service.authenticate_publisher(found.value if found else None)
 
 
 async def get_identity(
-    service: ServiceDep, authorization: Annotated[str | None, Header()] = None
+    service: ServiceDep,
+    authorization: Annotated[str | None, Header()] = None,
+    cookie: Annotated[str | None, Header()] = None,
 ) -> Identity:
-    """The end user of a bearer token (401 with the refusal reason otherwise)."""
-    return service.authenticate_user(bearer_token(authorization))
+    """The end user of a session cookie or bearer token (401 with the reason otherwise)."""
+    session = await service.authenticate_user(credentials.from_http(cookie, authorization))
+    return session.identity
 
 
 PublisherDep = Annotated[Publisher, Depends(get_publisher)]

@@ -11,10 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import Any
 
 import socketio
 
+from tocsin.auth.claims import CLOCK_TOLERANCE
 from tocsin.bus.base import DOORBELL, READ, BusMessage
 from tocsin.models import CLIENTS_COUNT, NOTIFICATIONS_READ, RESYNC, Identity, StoredNotification
 from tocsin.realtime.registry import Connection, Registry
@@ -111,9 +113,20 @@ class Dispatcher:
 
     # -- sockets coming and going -----------------------------------------------------
 
-    def attach(self, sid: str, identity: Identity, since: int | None) -> None:
-        """Register an authenticated socket; it goes live once its replay is sent."""
+    def attach(
+        self, sid: str, identity: Identity, since: int | None, *, expires_at: float | None = None
+    ) -> None:
+        """Register an authenticated socket; it goes live once its replay is sent.
+
+        A socket whose session expires is disconnected then, so that its client signs in
+        again (a reconnect with the same token is refused as ``expired``).
+        """
         connection = Connection(sid=sid, identity=identity, delivered=since or 0)
+        if expires_at is not None:
+            delay = max(0.0, expires_at + CLOCK_TOLERANCE - time.time())
+            connection.expiry = asyncio.get_running_loop().call_later(
+                delay, lambda: self._spawn(self._expire(sid))
+            )
         self.registry.add(connection)
         self._spawn(self._bring_live(connection, since))
         self._schedule_count(identity.tenant_id)
@@ -122,7 +135,14 @@ class Dispatcher:
         """Forget a socket that disconnected."""
         connection = self.registry.remove(sid)
         if connection is not None:
+            if connection.expiry is not None:
+                connection.expiry.cancel()
             self._schedule_count(connection.identity.tenant_id)
+
+    async def _expire(self, sid: str) -> None:
+        if sid in self.registry.by_sid:
+            log.info("session of %s expired: disconnecting", sid)
+            await self.sio.disconnect(sid)
 
     async def _wait_connected(self, sid: str) -> bool:
         # python-socketio sends CONNECT only after the connect handler returns; an event

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -21,6 +22,7 @@ class Connection:
     delivered: int = 0
     live: bool = False
     pending: list[StoredNotification] = field(default_factory=list)
+    expiry: asyncio.TimerHandle | None = None
 
 
 class Registry:

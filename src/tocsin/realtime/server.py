@@ -8,8 +8,8 @@ from typing import Any
 
 import socketio
 
+from tocsin.auth.credentials import from_handshake
 from tocsin.auth.errors import AuthError
-from tocsin.auth.identity import handshake_token
 from tocsin.errors import TocsinError, ValidationFailed
 from tocsin.models import Identity
 from tocsin.realtime.dispatcher import Dispatcher
@@ -40,7 +40,7 @@ def create_socketio_server(service: NotificationService) -> tuple[socketio.Async
 
     async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         try:
-            identity = service.authenticate_user(handshake_token(auth, environ))
+            session = await service.authenticate_user(from_handshake(auth, environ))
         except AuthError as exc:
             log.info("refused socket: %s (%s)", exc.reason, exc.detail)
             raise socketio.exceptions.ConnectionRefusedError(
@@ -53,9 +53,10 @@ def create_socketio_server(service: NotificationService) -> tuple[socketio.Async
             raise socketio.exceptions.ConnectionRefusedError(
                 "Invalid since", {"reason": "invalid_since"}
             ) from None
+        identity = session.identity
         await sio.enter_room(sid, f"tenant:{identity.tenant_id}")
         await sio.enter_room(sid, f"user:{identity.user_id}")
-        dispatcher.attach(sid, identity, since_cursor)
+        dispatcher.attach(sid, identity, since_cursor, expires_at=session.expires_at)
 
     async def disconnect(sid: str, reason: Any = None) -> None:
         dispatcher.detach(sid)
