@@ -51,8 +51,9 @@ def listening_socket() -> socket.socket:
 class ServerThread:
     """A Tocsin node in a thread with its own event loop, restartable on the same socket."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, app_factory: Callable[[], Any] | None = None) -> None:
         self.settings = settings
+        self.app_factory = app_factory or (lambda: create_app(self.settings))
         self.sock = listening_socket()
         self.port = self.sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
@@ -62,7 +63,7 @@ class ServerThread:
 
     def start(self) -> None:
         """Start and wait until the lifespan has completed."""
-        self.app = create_app(self.settings)
+        self.app = self.app_factory()
         config = uvicorn.Config(
             self.app, log_level="warning", lifespan="on", timeout_graceful_shutdown=2
         )
