@@ -212,6 +212,21 @@ async def test_foreign_origin_is_refused(guarded: ServerThread) -> None:
     await allowed.disconnect()
 
 
+async def test_by_default_only_the_servers_own_origin_may_connect(server: ServerThread) -> None:
+    auth = {"token": token("alice", "firm-a")}
+    await refusal(server.url, auth=auth, headers={"Origin": "https://evil.example"})
+    own = socketio.AsyncClient(reconnection=False)
+    await own.connect(
+        server.url,
+        auth=auth,
+        headers={"Origin": server.url},
+        transports=["websocket"],
+        wait_timeout=5,
+    )
+    assert own.connected
+    await own.disconnect()
+
+
 async def test_a_client_event_cannot_join_another_room(
     server: ServerThread, http: httpx.AsyncClient
 ) -> None:
