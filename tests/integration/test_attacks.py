@@ -6,7 +6,6 @@ import base64
 import contextlib
 import hashlib
 import hmac
-import json
 import subprocess
 import sys
 import time
@@ -16,42 +15,15 @@ from typing import Any
 import httpx
 import pytest
 import socketio
-from joserfc import jwe, jwt
+from joserfc import jwt
 from joserfc.jwk import ECKey, OctKey, RSAKey
 
 from tests.conftest import make_settings
+from tests.forge import AUTH_SECRET, authjs_token, b64, claims
 from tests.helpers import ADMIN_KEY, JWT_SECRET, Client, ServerThread, email, publish, token
-from tocsin.auth.nextauth import derive_key, key_id
 
-AUTH_SECRET = "auth-secret-for-the-attack-matrix-0123456789"
 RSA = RSAKey.generate_key(2048)
 EC = ECKey.generate_key("P-256")
-
-
-def b64(data: dict[str, Any] | bytes) -> str:
-    raw = data if isinstance(data, bytes) else json.dumps(data).encode()
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-def claims(**extra: Any) -> dict[str, Any]:
-    now = int(time.time())
-    return {"id": "alice", "tenantId": "firm-a", "iat": now, "exp": now + 3600, **extra}
-
-
-def authjs_token(
-    claims_: dict[str, Any],
-    secret: str = AUTH_SECRET,
-    *,
-    enc: str = "A256CBC-HS512",
-    salt: str = "authjs.session-token",
-    alg: str = "dir",
-) -> str:
-    length = {"A256CBC-HS512": 64, "A128GCM": 16}.get(enc, 32)
-    key = derive_key(secret, salt, f"Auth.js Generated Encryption Key ({salt})".encode(), length)
-    header = {"alg": alg, "enc": enc, "kid": key_id(key)}
-    return jwe.encrypt_compact(
-        header, json.dumps(claims_).encode(), OctKey.import_key(key), algorithms=[alg, enc]
-    )
 
 
 def tampered(token: str) -> str:
