@@ -63,3 +63,16 @@ def test_time_claims_with_tolerance() -> None:
     assert early.value.reason == "invalid_token"
     with pytest.raises(AuthError):
         check_times({"exp": "tomorrow"}, now)
+
+
+@pytest.mark.parametrize(
+    "cookie", ["authjs.session-token", "__Secure-authjs.session-token", "next-auth.session-token"]
+)
+def test_encrypt_and_decrypt_round_trip(cookie: str) -> None:
+    from tocsin.auth.nextauth import decrypt_session_token, encrypt_session_token
+
+    value = encrypt_session_token({"id": "u", "tenantId": "t"}, "s" * 32, cookie_name=cookie)
+    opened = decrypt_session_token(value, [("AUTH_SECRET", "s" * 32)], cookie)
+    assert opened.claims == {"id": "u", "tenantId": "t"}
+    with pytest.raises(AuthError):
+        decrypt_session_token(value, [("AUTH_SECRET", "x" * 32)], cookie)

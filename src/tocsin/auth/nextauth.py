@@ -170,3 +170,26 @@ def decrypt_session_token(
     else:
         reason = f"no configured secret decrypts it (tried {names}; {ways})"
     raise AuthError("invalid_token", f"session token refused: {reason}")
+
+
+def encrypt_session_token(
+    claims: dict[str, Any], secret: str, *, cookie_name: str = "authjs.session-token"
+) -> str:
+    """Make a session token exactly as Auth.js v5 would for ``cookie_name`` (for `tocsin demo`).
+
+    A NextAuth v4 cookie name gives a v4 token (``A256GCM``, no ``kid``).
+    """
+    if cookie_name in V4_COOKIES:
+        derivation = Derivation("NextAuth v4", "", ENC_V4)
+    else:
+        derivation = Derivation("Auth.js v5", cookie_name, ENC_V5)
+    key = derive_key(secret, derivation.salt, derivation.info, _KEY_LENGTH[derivation.enc])
+    header: dict[str, Any] = {"alg": ALG, "enc": derivation.enc}
+    if derivation.label == "Auth.js v5":
+        header["kid"] = key_id(key)
+    return jwe.encrypt_compact(
+        header,
+        json.dumps(claims).encode("utf-8"),
+        OctKey.import_key(key),
+        algorithms=[ALG, derivation.enc],
+    )
