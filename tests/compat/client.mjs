@@ -1,21 +1,24 @@
 // A plain socket.io-client driven over stdio: one JSON line out per thing that happens,
-// one JSON command in per line. Usage: node client.mjs <url> <json-auth>
+// one JSON command in per line. Usage: node client.mjs <url> <json-auth> [<json-options>]
+// <json-options>, when given, is merged into io()'s options (e.g. {"extraHeaders": {...}},
+// which Node's websocket transport sends with the handshake).
 import { createInterface } from "node:readline";
 import { io } from "socket.io-client";
 
-const [url, authJson] = process.argv.slice(2);
+const [url, authJson, optionsJson] = process.argv.slice(2);
 if (!url) {
-  process.stderr.write("usage: node client.mjs <url> <json-auth>\n");
+  process.stderr.write("usage: node client.mjs <url> <json-auth> [<json-options>]\n");
   process.exit(2);
 }
 const auth = authJson ? JSON.parse(authJson) : {};
+const options = optionsJson ? JSON.parse(optionsJson) : {};
 const ACK_TIMEOUT_MS = 10_000;
 
 function print(message) {
   process.stdout.write(JSON.stringify(message) + "\n");
 }
 
-const socket = io(url, { auth, transports: ["websocket"], reconnection: false });
+const socket = io(url, { auth, transports: ["websocket"], reconnection: false, ...options });
 
 socket.on("connect", () => print({ type: "connect" }));
 socket.on("connect_error", (err) =>

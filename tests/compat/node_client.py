@@ -37,10 +37,13 @@ def require_node_client() -> str:
 class NodeClient:
     """One ``node client.mjs`` process: its printed lines, and commands sent to it."""
 
-    def __init__(self, node: str, url: str, auth: dict[str, Any]) -> None:
+    def __init__(
+        self, node: str, url: str, auth: dict[str, Any], options: dict[str, Any] | None = None
+    ) -> None:
         self.node = node
         self.url = url
         self.auth = auth
+        self.options = options
         self.lines: list[Message] = []
         self.stderr: list[str] = []
         self._changed = asyncio.Event()
@@ -49,11 +52,13 @@ class NodeClient:
         self._readers: list[asyncio.Task[None]] = []
 
     async def start(self) -> NodeClient:
+        """Spawn the client; ``options`` (e.g. ``{"extraHeaders": {...}}``) go into ``io()``."""
+        arguments = [str(CLIENT_SCRIPT), self.url, json.dumps(self.auth)]
+        if self.options is not None:
+            arguments.append(json.dumps(self.options))
         self._process = await asyncio.create_subprocess_exec(
             self.node,
-            str(CLIENT_SCRIPT),
-            self.url,
-            json.dumps(self.auth),
+            *arguments,
             cwd=COMPAT_DIR,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
