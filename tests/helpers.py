@@ -138,6 +138,7 @@ class Client:
         self.since: int | None = None
         self.sio = socketio.AsyncClient(reconnection=False)
         self.sio.on("*", self._any)
+        self.sio.on("disconnect", lambda reason=None: self.log.add("disconnect", reason))
 
     async def _any(self, event: str, data: Any = None) -> None:
         if event in NOTIFICATION_NAMES and isinstance(data, dict):

@@ -16,7 +16,8 @@ from tocsin.api import health, routes
 from tocsin.api.errors import install_error_handlers
 from tocsin.bus.base import Bus
 from tocsin.bus.local import LocalBus
-from tocsin.config import ConfigError, Settings, load_settings
+from tocsin.bus.redis import RedisBus
+from tocsin.config import Settings, load_settings
 from tocsin.realtime.server import create_socketio_server
 from tocsin.service import NotificationService
 from tocsin.store.sql import SqlStore
@@ -25,13 +26,9 @@ log = logging.getLogger("tocsin")
 
 
 def create_bus(settings: Settings) -> Bus:
-    """The in-process bus; a Redis bus when ``TOCSIN_REDIS_URL`` is set.
-
-    Raises:
-        ConfigError: ``TOCSIN_REDIS_URL`` is set but this build has no Redis bus yet.
-    """
+    """The in-process bus, or the Redis bus between nodes when ``TOCSIN_REDIS_URL`` is set."""
     if settings.redis_url:
-        raise ConfigError("TOCSIN_REDIS_URL: the Redis bus is not available in this version")
+        return RedisBus(settings.redis_url, heartbeat_interval=settings.bus_heartbeat_interval)
     return LocalBus()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -26,20 +27,92 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    """Run a node with uvicorn."""
+    """Run a node with uvicorn (``--workers N``: N processes sharing the port)."""
     import uvicorn
 
     from tocsin.app import create_app
 
     settings = _settings(args)
-    app = create_app(settings)
-    config: dict[str, Any] = {"log_level": settings.log_level, "lifespan": "on"}
+    workers = args.workers or settings.workers
+    config: dict[str, Any] = {
+        "log_level": settings.log_level,
+        "lifespan": "on",
+        # uvicorn closes WebSockets (1012, service restart) as soon as it stops accepting;
+        # clients reconnect elsewhere while in-flight requests drain within this bound.
+        "timeout_graceful_shutdown": settings.shutdown_timeout,
+    }
     if args.fd is not None:
         config["fd"] = args.fd
     else:
         config.update(host=settings.host, port=settings.port)
-    uvicorn.run(app, **config)
+    if workers == 1:
+        uvicorn.run(create_app(settings), **config)
+        return 0
+    # Workers build their own app from the environment: hand the CLI's overrides down.
+    os.environ["TOCSIN_DATABASE_URL"] = settings.database_url
+    if not settings.websocket_only:
+        # The kernel spreads connections over workers; long-polling needs sticky sessions.
+        print(
+            "tocsin: --workers > 1 serves WebSocket only (TOCSIN_WEBSOCKET_ONLY)", file=sys.stderr
+        )
+        os.environ["TOCSIN_WEBSOCKET_ONLY"] = "true"
+    if not settings.redis_url:
+        print(
+            "tocsin: without TOCSIN_REDIS_URL, workers learn of each other's publishes by "
+            f"polling the store (every {settings.poll_interval}s)",
+            file=sys.stderr,
+        )
+    uvicorn.run("tocsin.app:create_app", factory=True, workers=workers, **config)
     return 0
+
+
+def cmd_checkconfig(args: argparse.Namespace) -> int:
+    """Validate settings, reach the database and Redis, and list what is missing."""
+    from tocsin.app import create_service
+
+    settings = _settings(args)
+    problems: list[str] = []
+    print(
+        f"settings: ok (database {settings.database_url.split('://')[0]}, "
+        f"bus {'redis' if settings.redis_url else 'in-process'})"
+    )
+
+    async def reach() -> None:
+        service = create_service(settings)
+        try:
+            await service.store.open(migrate=False)
+            await service.store.ping()
+            print("database: reachable")
+        except Exception as exc:
+            problems.append(f"database: unreachable ({type(exc).__name__}: {exc})")
+        finally:
+            await service.store.close()
+        if settings.redis_url:
+            await service.bus.start(None)
+            try:
+                if await service.bus.healthy():
+                    print("redis: reachable")
+                else:
+                    problems.append(f"redis: unreachable at {settings.redis_url}")
+            finally:
+                await service.bus.stop()
+
+    asyncio.run(reach())
+    if not settings.session_secrets and not settings.jwt_secret and not settings.jwt_public_key:
+        problems.append(
+            "secrets: none of AUTH_SECRET, NEXTAUTH_SECRET, TOCSIN_JWT_SECRET, "
+            "TOCSIN_JWT_PUBLIC_KEY is set: no user can connect"
+        )
+    else:
+        names = [name for name, _ in settings.session_secrets]
+        names += ["TOCSIN_JWT_SECRET"] * bool(settings.jwt_secret)
+        names += ["TOCSIN_JWT_PUBLIC_KEY"] * bool(settings.jwt_public_key)
+        print("user secrets: " + ", ".join(names))
+    if not settings.admin_key:
+        print("note: TOCSIN_ADMIN_KEY is not set: only tenant keys can publish")
+    for problem in problems:
+        print(f"problem: {problem}", file=sys.stderr)
+    return 1 if problems else 0
 
 
 def _with_service(
@@ -184,6 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="default 127.0.0.1 (TOCSIN_HOST)")
     serve.add_argument("--port", type=int, help="default 8000 (TOCSIN_PORT)")
     serve.add_argument("--fd", type=int, help="serve on an inherited listening socket")
+    serve.add_argument("--workers", type=int, help="processes sharing the port (TOCSIN_WORKERS)")
     serve.set_defaults(func=cmd_serve)
 
     with_db(sub.add_parser("migrate", help="upgrade the database schema")).set_defaults(
@@ -214,6 +288,11 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--role")
     token.add_argument("--ttl", type=int, default=3600, help="seconds (default 3600)")
     token.set_defaults(func=cmd_token)
+
+    checkconfig = with_db(
+        sub.add_parser("checkconfig", help="validate settings and reach the database and Redis")
+    )
+    checkconfig.set_defaults(func=cmd_checkconfig)
 
     check = sub.add_parser(
         "checktoken", help="explain whether a token or session cookie is accepted, and why"

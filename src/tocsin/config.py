@@ -114,6 +114,26 @@ class Settings(BaseSettings):
     claim_role: str = Field(
         default="role", validation_alias=_env("TOCSIN_CLAIM_ROLE", "claim_role")
     )
+    bus_heartbeat_interval: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        validation_alias=_env("TOCSIN_BUS_HEARTBEAT_INTERVAL", "bus_heartbeat_interval"),
+        description="Seconds between Redis bus heartbeats; 3 missed mark the bus unhealthy.",
+    )
+    websocket_only: bool = Field(
+        default=False,
+        validation_alias=_env("TOCSIN_WEBSOCKET_ONLY", "websocket_only"),
+        description="Refuse HTTP long-polling (no sticky sessions needed behind a balancer).",
+    )
+    workers: int = Field(default=1, ge=1, le=64, validation_alias=_env("TOCSIN_WORKERS", "workers"))
+    shutdown_timeout: float = Field(
+        default=10.0,
+        ge=0,
+        le=600,
+        validation_alias=_env("TOCSIN_SHUTDOWN_TIMEOUT", "shutdown_timeout"),
+        description="Seconds a stopping node waits for its connections to close.",
+    )
     migrate_on_start: bool = Field(
         default=True, validation_alias=_env("TOCSIN_MIGRATE_ON_START", "migrate_on_start")
     )

@@ -154,6 +154,7 @@ class StoredNotification:
     user_id: str | None
     fields: dict[str, Any]
     timestamp: datetime
+    accepted_at: datetime | None = None
 
     def visible_to(self, identity: Identity) -> bool:
         """Whether this notification belongs in ``identity``'s inbox."""

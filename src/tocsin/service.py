@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from tocsin import metrics
 from tocsin.auth import apikeys
 from tocsin.auth.apikeys import Publisher
 from tocsin.auth.credentials import Credential
@@ -179,7 +181,7 @@ class NotificationService:
                 outcomes[index] = exc
         results = await self.store.insert([d for _, d in drafts])
         newest = 0
-        for (index, _draft), result in zip(drafts, results, strict=True):
+        for (index, draft), result in zip(drafts, results, strict=True):
             if result.key_conflict:
                 outcomes[index] = Conflict(
                     "Idempotency-Key was already used for a different notification",
@@ -190,8 +192,9 @@ class NotificationService:
             outcomes[index] = Published(result.id, result.cursor, result.created)
             if result.created:
                 newest = max(newest, result.cursor)
+                metrics.PUBLISHED.labels(draft.event).inc()
         if newest:
-            await self.bus.publish({"type": DOORBELL, "cursor": newest})
+            await self.bus.publish({"type": DOORBELL, "cursor": newest, "at": time.time()})
         return [o for o in outcomes if o is not None]
 
     # -- reading -----------------------------------------------------------------------

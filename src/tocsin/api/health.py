@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
+from tocsin import metrics
 from tocsin.api.deps import ServiceDep
 
 router = APIRouter(tags=["operations"])
@@ -31,3 +32,10 @@ async def readyz(service: ServiceDep) -> JSONResponse | dict[str, Any]:
     ready = all(v == "ok" for v in checks.values())
     body = {"status": "ok" if ready else "unavailable", "checks": checks}
     return body if ready else JSONResponse(body, status_code=503)
+
+
+@router.get("/metrics", response_class=Response)
+async def prometheus_metrics() -> Response:
+    """Prometheus exposition of this process's metrics."""
+    body, content_type = metrics.render()
+    return Response(body, media_type=content_type)

@@ -12,10 +12,12 @@ import asyncio
 import contextlib
 import logging
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import socketio
 
+from tocsin import metrics
 from tocsin.auth.claims import CLOCK_TOLERANCE
 from tocsin.bus.base import DOORBELL, READ, BusMessage
 from tocsin.models import CLIENTS_COUNT, NOTIFICATIONS_READ, RESYNC, Identity, StoredNotification
@@ -86,6 +88,7 @@ class Dispatcher:
                 raise
             except Exception:
                 # The store is unreachable: keep the position and retry on the next tick.
+                metrics.ERRORS.labels("dispatch").inc()
                 log.exception("dispatch failed at cursor %s; retrying", self.cursor)
 
     async def drain(self) -> None:
@@ -97,6 +100,9 @@ class Dispatcher:
                 payload = note.to_wire()
                 for connection in self.registry.recipients(note):
                     await self._deliver(connection, note, payload)
+                if note.accepted_at is not None:
+                    lag = datetime.now(UTC) - note.accepted_at
+                    metrics.PUBLISH_TO_EMIT.observe(max(0.0, lag.total_seconds()))
             if len(batch) < FETCH_BATCH:
                 return
 
@@ -109,7 +115,7 @@ class Dispatcher:
         if note.cursor <= connection.delivered:
             return
         connection.delivered = note.cursor
-        await self.sio.emit(note.event, payload, to=connection.sid)
+        await self._emit_notification(connection.sid, note.event, payload)
 
     # -- sockets coming and going -----------------------------------------------------
 
@@ -128,6 +134,7 @@ class Dispatcher:
                 delay, lambda: self._spawn(self._expire(sid))
             )
         self.registry.add(connection)
+        metrics.CONNECTIONS.inc()
         self._spawn(self._bring_live(connection, since))
         self._schedule_count(identity.tenant_id)
 
@@ -135,6 +142,7 @@ class Dispatcher:
         """Forget a socket that disconnected."""
         connection = self.registry.remove(sid)
         if connection is not None:
+            metrics.CONNECTIONS.dec()
             if connection.expiry is not None:
                 connection.expiry.cancel()
             self._schedule_count(connection.identity.tenant_id)
@@ -168,18 +176,25 @@ class Dispatcher:
             note = connection.pending.pop(0)
             if note.cursor > connection.delivered:
                 connection.delivered = note.cursor
-                await self.sio.emit(note.event, note.to_wire(), to=sid)
+                await self._emit_notification(sid, note.event, note.to_wire())
         connection.live = True
+
+    async def _emit_notification(self, sid: str, event: str, payload: dict[str, Any]) -> None:
+        await self.sio.emit(event, payload, to=sid)
+        metrics.EMITTED.labels(event).inc()
 
     async def _replay(self, connection: Connection, since: int) -> None:
         sid = connection.sid
+        metrics.REPLAYS.inc()
         try:
             items, truncated = await self.service.replay(connection.identity, since)
         except Exception:
+            metrics.ERRORS.labels("replay").inc()
             log.exception("replay failed for %s", sid)
             await self.sio.emit(RESYNC, {"reason": "replay_failed", "since": since}, to=sid)
             return
         if truncated:
+            metrics.RESYNCS.inc()
             oldest = items[0].notification.cursor if items else since
             await self.sio.emit(
                 RESYNC, {"reason": "too_many", "since": since, "before": oldest}, to=sid
@@ -188,7 +203,8 @@ class Dispatcher:
             note = item.notification
             if note.cursor > connection.delivered:
                 connection.delivered = note.cursor
-                await self.sio.emit(note.event, note.to_wire(read=item.read), to=sid)
+                metrics.REPLAYED.inc()
+                await self._emit_notification(sid, note.event, note.to_wire(read=item.read))
 
     # -- clients-count and read state -------------------------------------------------
 

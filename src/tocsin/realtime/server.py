@@ -27,6 +27,7 @@ def create_socketio_server(service: NotificationService) -> tuple[socketio.Async
         async_mode="asgi",
         cors_allowed_origins=settings.cors_origins or None,
         always_connect=False,
+        transports=["websocket"] if settings.websocket_only else ["polling", "websocket"],
         logger=False,
         engineio_logger=False,
     )

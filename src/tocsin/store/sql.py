@@ -79,10 +79,16 @@ def _receipt_exists(identity: Identity) -> ColumnElement[bool]:
     )
 
 
+def _aware(value: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes; everything is stored in UTC.
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
 def _row_to_notification(row: Row[*tuple[Any, ...]]) -> StoredNotification:
-    created = row.created_at
-    if created.tzinfo is None:  # SQLite hands back naive datetimes
-        created = created.replace(tzinfo=UTC)
+    created = _aware(row.created_at)
+    assert created is not None  # column is NOT NULL
     return StoredNotification(
         cursor=int(row.cursor),
         id=row.public_id,
@@ -92,16 +98,12 @@ def _row_to_notification(row: Row[*tuple[Any, ...]]) -> StoredNotification:
         user_id=row.user_id,
         fields=dict(row.payload),
         timestamp=created,
+        accepted_at=_aware(row.accepted_at),
     )
 
 
 def _as_key(row: Row[*tuple[Any, ...]]) -> ApiKeyRecord:
-    def aware(value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value
-
-    created = aware(row.created_at)
+    created = _aware(row.created_at)
     assert created is not None  # column is NOT NULL
     return ApiKeyRecord(
         key_id=row.key_id,
@@ -109,7 +111,7 @@ def _as_key(row: Row[*tuple[Any, ...]]) -> ApiKeyRecord:
         name=row.name,
         secret_hash=row.secret_hash,
         created_at=created,
-        revoked_at=aware(row.revoked_at),
+        revoked_at=_aware(row.revoked_at),
     )
 
 
@@ -122,6 +124,7 @@ _NOTIFICATION_COLUMNS = (
     n.user_id,
     n.payload,
     n.created_at,
+    n.accepted_at,
 )
 
 
@@ -204,6 +207,7 @@ class SqlStore(Store):
             by_id, by_key = await self._existing(conn, drafts)
             results: list[StoreResult] = []
             rows: list[dict[str, Any]] = []
+            accepted_at = datetime.now(UTC)
             for draft in drafts:
                 earlier = None
                 if draft.idempotency_key is not None:
@@ -232,6 +236,7 @@ class SqlStore(Store):
                         "user_id": draft.user_id,
                         "payload": draft.fields,
                         "created_at": draft.timestamp.astimezone(UTC),
+                        "accepted_at": accepted_at,
                         "idempotency_key": draft.idempotency_key,
                         "request_hash": draft.request_hash,
                     }

@@ -41,6 +41,8 @@ notifications = Table(
     Column("user_id", String(200), nullable=True),
     Column("payload", JSON, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # When this server accepted it (``created_at`` is the publisher's own timestamp).
+    Column("accepted_at", DateTime(timezone=True), nullable=True),
     Column("idempotency_key", String(255), nullable=True),
     Column("request_hash", String(64), nullable=True),
     UniqueConstraint("id_scope", "public_id", name="uq_notifications_scope_id"),

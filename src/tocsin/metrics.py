@@ -1,0 +1,53 @@
+"""Prometheus metrics of this process (``GET /metrics``).
+
+Metrics are process-wide: with several workers, scrape each (or use the multiprocess mode
+of prometheus-client).
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import generate_latest as _generate
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+CONNECTIONS = Gauge("tocsin_connections", "Sockets connected to this node", registry=REGISTRY)
+PUBLISHED = Counter(
+    "tocsin_notifications_published_total", "Notifications stored", ["event"], registry=REGISTRY
+)
+EMITTED = Counter(
+    "tocsin_events_emitted_total",
+    "Notification events sent to sockets",
+    ["event"],
+    registry=REGISTRY,
+)
+PUBLISH_TO_EMIT = Histogram(
+    "tocsin_publish_to_emit_seconds",
+    "From a notification's commit to its first emit on this node",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+    registry=REGISTRY,
+)
+REPLAYS = Counter("tocsin_replays_total", "Connections that asked for a replay", registry=REGISTRY)
+REPLAYED = Counter(
+    "tocsin_replayed_notifications_total", "Notifications sent by replays", registry=REGISTRY
+)
+RESYNCS = Counter(
+    "tocsin_resyncs_total", "Replays cut at their bound (client told to page)", registry=REGISTRY
+)
+BUS_LAG = Histogram(
+    "tocsin_bus_lag_seconds",
+    "From a bus message's publication to its receipt",
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5),
+    registry=REGISTRY,
+)
+BUS_SUBSCRIPTIONS = Counter(
+    "tocsin_bus_subscriptions_total", "Bus (re)subscriptions", registry=REGISTRY
+)
+ERRORS = Counter(
+    "tocsin_errors_total", "Errors by where they happened", ["where"], registry=REGISTRY
+)
+
+
+def render() -> tuple[bytes, str]:
+    """The exposition text and its content type."""
+    return _generate(REGISTRY), CONTENT_TYPE_LATEST
