@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 
 from tocsin.models import Audience, Identity
-from tocsin.store.base import ApiKeyRecord, Draft
+from tocsin.store.base import ApiKeyRecord, DeadlineRecord, Draft, MailboxPosition
 from tocsin.store.sql import SqlStore
 
 ALICE_A = Identity("tenant-a", "alice")
@@ -204,3 +204,45 @@ async def test_api_keys(store: SqlStore) -> None:
     revoked = await store.get_api_key("k1")
     assert revoked is not None and revoked.revoked_at is not None
     assert await store.get_api_key("nope") is None
+
+
+def deadline(
+    id: str, due: date, *, tenant: str = "tenant-a", status: str = "open"
+) -> DeadlineRecord:
+    return DeadlineRecord(
+        tenant_id=tenant,
+        id=id,
+        user_id="alice",
+        dossier_number="D-1",
+        deadline_type="OQTF",
+        due_date=due,
+        due_at=due.isoformat(),
+        timezone=None,
+        status=status,
+        message=None,
+        updated_at=datetime.now(UTC),
+    )
+
+
+async def test_deadlines_put_replace_list_delete(store: SqlStore) -> None:
+    assert await store.put_deadline(deadline("d1", date(2026, 3, 10)))
+    assert await store.put_deadline(deadline("d2", date(2026, 3, 5)))
+    assert await store.put_deadline(deadline("d1", date(2026, 3, 1), tenant="tenant-b"))
+    # Replacing answers "not created" and changes the row.
+    assert not await store.put_deadline(deadline("d1", date(2026, 3, 12), status="closed"))
+    got = await store.get_deadline("tenant-a", "d1")
+    assert got is not None and got.due_date == date(2026, 3, 12) and got.status == "closed"
+    assert [x.id for x in await store.list_deadlines("tenant-a")] == ["d2", "d1"]
+    window = await store.list_deadlines(None, due_from=date(2026, 3, 2), due_to=date(2026, 3, 11))
+    assert [(x.tenant_id, x.id) for x in window] == [("tenant-a", "d2")]
+    assert [x.id for x in await store.list_deadlines(None, status="open")] == ["d1", "d2"]
+    assert await store.delete_deadline("tenant-a", "d2")
+    assert not await store.delete_deadline("tenant-a", "d2")
+    assert await store.get_deadline("tenant-a", "d2") is None
+
+
+async def test_mailbox_positions(store: SqlStore) -> None:
+    assert await store.get_mailbox_position("inbox") is None
+    await store.set_mailbox_position(MailboxPosition("inbox", 7, 41))
+    await store.set_mailbox_position(MailboxPosition("inbox", 7, 42))
+    assert await store.get_mailbox_position("inbox") == MailboxPosition("inbox", 7, 42)

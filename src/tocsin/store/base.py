@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from tocsin.models import Audience, Identity, StoredNotification
@@ -60,6 +60,32 @@ class ApiKeyRecord:
     secret_hash: str
     created_at: datetime
     revoked_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeadlineRecord:
+    """A deadline the scheduler watches; ``due_date`` is its calendar day in its time zone."""
+
+    tenant_id: str
+    id: str
+    user_id: str
+    dossier_number: str
+    deadline_type: str
+    due_date: date
+    due_at: str
+    timezone: str | None
+    status: str
+    message: str | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MailboxPosition:
+    """How far an IMAP watcher got in one mailbox."""
+
+    mailbox: str
+    uidvalidity: int
+    last_uid: int
 
 
 class Store(ABC):
@@ -146,3 +172,34 @@ class Store(ABC):
     @abstractmethod
     async def revoke_api_key(self, key_id: str, at: datetime) -> bool:
         """Revoke a key; false if no such key or already revoked."""
+
+    @abstractmethod
+    async def put_deadline(self, record: DeadlineRecord) -> bool:
+        """Create or replace a deadline; true when it was created."""
+
+    @abstractmethod
+    async def delete_deadline(self, tenant_id: str, deadline_id: str) -> bool:
+        """Delete; false if there was none."""
+
+    @abstractmethod
+    async def get_deadline(self, tenant_id: str, deadline_id: str) -> DeadlineRecord | None:
+        """One deadline."""
+
+    @abstractmethod
+    async def list_deadlines(
+        self,
+        tenant_id: str | None,
+        *,
+        due_from: date | None = None,
+        due_to: date | None = None,
+        status: str | None = None,
+    ) -> list[DeadlineRecord]:
+        """Deadlines by tenant (None: all) and due window, soonest first."""
+
+    @abstractmethod
+    async def get_mailbox_position(self, mailbox: str) -> MailboxPosition | None:
+        """Where the watcher of ``mailbox`` stopped."""
+
+    @abstractmethod
+    async def set_mailbox_position(self, position: MailboxPosition) -> None:
+        """Record the watcher's progress."""

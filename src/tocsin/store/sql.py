@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from tocsin.models import Audience, Identity, StoredNotification
 from tocsin.store.base import ApiKeyRecord, Draft, InboxItem, Store, StoreResult
+from tocsin.store.sql_records import RecordQueries
 from tocsin.store.tables import api_keys, cursor_sequence, notifications, read_receipts, user_state
 
 SEQUENCE_NAME = "notifications"
@@ -128,7 +129,7 @@ _NOTIFICATION_COLUMNS = (
 )
 
 
-class SqlStore(Store):
+class SqlStore(RecordQueries, Store):
     """One implementation for SQLite and PostgreSQL; dialect differences stay in here."""
 
     def __init__(self, url: str) -> None:
@@ -182,6 +183,18 @@ class SqlStore(Store):
             conn = await raw.execution_options(**{_WRITE: True})
             async with conn.begin():
                 yield conn
+
+    def _upsert(self, table: Table, keys: list[str], values: dict[str, Any]) -> Insert:
+        updated = [name for name in values if name not in keys]
+        if self.is_sqlite:
+            lite = sqlite.insert(table).values(**values)
+            return lite.on_conflict_do_update(
+                index_elements=keys, set_={name: lite.excluded[name] for name in updated}
+            )
+        pg = postgresql.insert(table).values(**values)
+        return pg.on_conflict_do_update(
+            index_elements=keys, set_={name: pg.excluded[name] for name in updated}
+        )
 
     def _insert_ignoring_duplicates(self, table: Table) -> Insert:
         if self.is_sqlite:

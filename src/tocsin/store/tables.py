@@ -6,12 +6,14 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Column,
+    Date,
     DateTime,
     Index,
     Integer,
     MetaData,
     String,
     Table,
+    Text,
     UniqueConstraint,
 )
 
@@ -78,4 +80,32 @@ api_keys = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("revoked_at", DateTime(timezone=True), nullable=True),
     Index("ix_api_keys_tenant", "tenant_id"),
+)
+
+deadlines = Table(
+    "deadlines",
+    metadata,
+    Column("tenant_id", String(200), primary_key=True),
+    Column("id", String(200), primary_key=True),
+    Column("user_id", String(200), nullable=False),
+    Column("dossier_number", String(200), nullable=False),
+    Column("deadline_type", String(1000), nullable=False),
+    # The calendar day it falls on in its time zone, and the value as given (date or datetime).
+    Column("due_date", Date, nullable=False),
+    Column("due_at", String(64), nullable=False),
+    Column("timezone", String(64), nullable=True),
+    Column("status", String(10), nullable=False),
+    Column("message", Text, nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_deadlines_due", "status", "due_date"),
+)
+
+# Where an IMAP watcher is in each mailbox: messages are processed once across restarts.
+mailbox_state = Table(
+    "mailbox_state",
+    metadata,
+    Column("mailbox", String(200), primary_key=True),
+    Column("uidvalidity", BigInteger, nullable=False),
+    Column("last_uid", BigInteger, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )
