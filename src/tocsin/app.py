@@ -12,12 +12,15 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from tocsin import __version__
+from tocsin.api import deadlines as deadline_routes
 from tocsin.api import health, routes
 from tocsin.api.errors import install_error_handlers
 from tocsin.bus.base import Bus
 from tocsin.bus.local import LocalBus
 from tocsin.bus.redis import RedisBus
 from tocsin.config import Settings, load_settings
+from tocsin.deadlines.scheduler import DeadlineScheduler
+from tocsin.deadlines.service import DeadlineService
 from tocsin.realtime.server import create_socketio_server
 from tocsin.service import NotificationService
 from tocsin.store.sql import SqlStore
@@ -63,16 +66,28 @@ def create_app(settings: Settings | None = None, service: NotificationService | 
     settings = settings or load_settings()
     service = service or create_service(settings)
     sio, dispatcher = create_socketio_server(service)
+    deadlines = DeadlineService(service)
+    scheduler = (
+        DeadlineScheduler(
+            deadlines, settings.deadlines_time, settings.timezone, settings.deadlines_interval
+        )
+        if settings.deadlines_scheduler
+        else None
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await service.store.open(migrate=settings.migrate_on_start)
         await dispatcher.start()
         await service.bus.start(dispatcher.on_bus_message)
+        if scheduler is not None:
+            await scheduler.start()
         log.info("tocsin ready: store=%s", settings.database_url.split("://")[0])
         try:
             yield
         finally:
+            if scheduler is not None:
+                await scheduler.stop()
             await service.bus.stop()
             await dispatcher.stop()
             await service.store.close()
@@ -86,9 +101,11 @@ def create_app(settings: Settings | None = None, service: NotificationService | 
     api.state.service = service
     api.state.sio = sio
     api.state.dispatcher = dispatcher
+    api.state.deadlines = deadlines
     install_error_handlers(api)
     api.include_router(health.router)
     api.include_router(routes.router)
+    api.include_router(deadline_routes.router)
     api.openapi = lambda: _openapi(api)  # type: ignore[method-assign]
     if not settings.websocket_enabled:
         return api

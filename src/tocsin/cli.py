@@ -200,6 +200,50 @@ def cmd_send(args: argparse.Namespace) -> int:
     return _with_service(args, action)
 
 
+def cmd_deadlines(args: argparse.Namespace) -> int:
+    """Put, list or check deadlines (``check`` is what a system cron runs)."""
+    from datetime import date, datetime
+
+    from tocsin.deadlines.service import SCHEDULER, DeadlineService, deadline_to_json
+
+    async def action(service: Any) -> int:
+        deadlines = DeadlineService(service)
+        if args.deadlines_command == "put":
+            body = {
+                "dossierNumber": args.dossier,
+                "deadlineType": args.type,
+                "dueAt": args.due,
+                "userId": args.user,
+                "tenantId": args.tenant,
+                "status": args.status,
+            }
+            if args.message:
+                body["message"] = args.message
+            if args.timezone:
+                body["timezone"] = args.timezone
+            record, created, report = await deadlines.put(args.id, body, SCHEDULER)
+            verb = "created" if created else "replaced"
+            print(json.dumps({"result": verb, **deadline_to_json(record), **report.to_json()}))
+        elif args.deadlines_command == "list":
+            records = await deadlines.list_deadlines(
+                SCHEDULER,
+                args.tenant,
+                due_from=date.fromisoformat(args.due_from) if args.due_from else None,
+                due_to=date.fromisoformat(args.due_to) if args.due_to else None,
+            )
+            for record in records:
+                print(json.dumps(deadline_to_json(record), ensure_ascii=False))
+        else:
+            now = datetime.fromisoformat(args.now) if args.now else None
+            if now is not None and now.tzinfo is None:
+                raise TocsinError("--now needs an offset, e.g. 2026-10-25T00:30+02:00", field="now")
+            report = await deadlines.check(now)
+            print(json.dumps(report.to_json()))
+        return 0
+
+    return _with_service(args, action)
+
+
 def cmd_token(args: argparse.Namespace) -> int:
     """Print a development JWT signed with ``TOCSIN_JWT_SECRET``."""
     settings = _settings(args)
@@ -281,6 +325,26 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument("--user")
     send.add_argument("fields", nargs="*", metavar="key=value")
     send.set_defaults(func=cmd_send)
+
+    deadlines = sub.add_parser("deadlines", help="the deadline registry and its check")
+    deadlines_sub = deadlines.add_subparsers(dest="deadlines_command", required=True)
+    put = with_db(deadlines_sub.add_parser("put", help="create or replace a deadline"))
+    put.add_argument("id")
+    put.add_argument("--tenant", required=True)
+    put.add_argument("--user", required=True)
+    put.add_argument("--dossier", required=True, help="dossier number")
+    put.add_argument("--type", required=True, help="deadline type, e.g. OQTF")
+    put.add_argument("--due", required=True, help="date (2026-03-10) or datetime with offset")
+    put.add_argument("--status", choices=["open", "closed"], default="open")
+    put.add_argument("--timezone", help="defaults to TOCSIN_TIMEZONE")
+    put.add_argument("--message")
+    dl_list = with_db(deadlines_sub.add_parser("list", help="list deadlines"))
+    dl_list.add_argument("--tenant")
+    dl_list.add_argument("--from", dest="due_from", help="due on or after (YYYY-MM-DD)")
+    dl_list.add_argument("--to", dest="due_to", help="due on or before (YYYY-MM-DD)")
+    check_dl = with_db(deadlines_sub.add_parser("check", help="publish the alerts due now"))
+    check_dl.add_argument("--now", help="the clock to use, e.g. 2026-10-25T00:30+02:00")
+    deadlines.set_defaults(func=cmd_deadlines)
 
     token = sub.add_parser("token", help="print a development JWT for a user")
     token.add_argument("--user", required=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -134,6 +135,47 @@ class Settings(BaseSettings):
         validation_alias=_env("TOCSIN_SHUTDOWN_TIMEOUT", "shutdown_timeout"),
         description="Seconds a stopping node waits for its connections to close.",
     )
+    timezone: str = Field(
+        default="Europe/Paris",
+        validation_alias=_env("TOCSIN_TIMEZONE", "timezone"),
+        description="Zone in which deadlines' calendar days are counted, unless they name one.",
+    )
+    locale: str = Field(
+        default="fr", pattern="^(fr|en)$", validation_alias=_env("TOCSIN_LOCALE", "locale")
+    )
+    deadlines_scheduler: bool = Field(
+        default=True, validation_alias=_env("TOCSIN_DEADLINES_SCHEDULER", "deadlines_scheduler")
+    )
+    deadlines_time: str = Field(
+        default="09:00",
+        pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
+        validation_alias=_env("TOCSIN_DEADLINES_TIME", "deadlines_time"),
+        description="Daily check time (HH:MM) in TOCSIN_TIMEZONE.",
+    )
+    deadlines_interval: float | None = Field(
+        default=None,
+        gt=0,
+        validation_alias=_env("TOCSIN_DEADLINES_INTERVAL", "deadlines_interval"),
+        description="Also check every N seconds (unset: only daily).",
+    )
+    deadline_window_days: int = Field(
+        default=3,
+        ge=0,
+        le=365,
+        validation_alias=_env("TOCSIN_DEADLINE_WINDOW_DAYS", "deadline_window_days"),
+    )
+    deadline_critical_days: int = Field(
+        default=1,
+        ge=0,
+        le=365,
+        validation_alias=_env("TOCSIN_DEADLINE_CRITICAL_DAYS", "deadline_critical_days"),
+    )
+    deadline_urgent_days: int = Field(
+        default=2,
+        ge=0,
+        le=365,
+        validation_alias=_env("TOCSIN_DEADLINE_URGENT_DAYS", "deadline_urgent_days"),
+    )
     migrate_on_start: bool = Field(
         default=True, validation_alias=_env("TOCSIN_MIGRATE_ON_START", "migrate_on_start")
     )
@@ -151,6 +193,16 @@ class Settings(BaseSettings):
         if value.startswith(("sqlite+aiosqlite:", "postgresql+asyncpg:")):
             return value
         raise ValueError("must be a sqlite:/// or postgresql:// URL")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        """Refuse a time zone the system does not know (e.g. a typo in TOCSIN_TIMEZONE)."""
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (e.g. Europe/Paris)") from None
+        return value
 
     @field_validator("websocket_path")
     @classmethod

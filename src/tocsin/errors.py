@@ -97,8 +97,9 @@ def from_pydantic(errors: list[Any], prefix: str = "") -> ValidationFailed:
     """Build a :class:`ValidationFailed` naming each bad field (dotted, camelCase as sent)."""
     details = []
     for err in errors:
-        # Discriminated unions put the kind name first in the location; drop it.
-        loc = [str(p) for p in err.get("loc", ()) if p not in _KIND_TAGS]
+        # Unions put the member's name in the location (the kind of a notification,
+        # "date"/"datetime", "function-after[...]"): keep only the field path.
+        loc = [str(p) for p in err.get("loc", ()) if not _is_union_tag(p)]
         field = ".".join(([prefix] if prefix else []) + loc) or prefix or "body"
         details.append({"field": field, "message": err.get("msg", "invalid")})
     first = details[0] if details else {"field": prefix or "body", "message": "invalid"}
@@ -108,3 +109,8 @@ def from_pydantic(errors: list[Any], prefix: str = "") -> ValidationFailed:
 
 
 _KIND_TAGS = {"email-received", "dossier-updated", "deadline-alert", "system-notification"}
+_TYPE_TAGS = {"date", "datetime", "str", "int", "float", "bool", "list", "dict", "none"}
+
+
+def _is_union_tag(part: object) -> bool:
+    return isinstance(part, str) and (part in _KIND_TAGS or part in _TYPE_TAGS or "[" in part)

@@ -17,6 +17,7 @@ from tocsin.app import create_service
 from tocsin.config import Settings
 from tocsin.models import Identity
 from tocsin.sdk import AsyncTocsinClient, EmbeddedPublisher, TocsinAPIError, TocsinClient
+from tocsin.sdk import http as sdk_http
 
 WHEN = datetime(2026, 1, 7, 9, 30, tzinfo=UTC)
 
@@ -357,17 +358,17 @@ async def test_gives_up_after_the_retries() -> None:
 
 
 def test_backoff_and_retry_after() -> None:
-    policy = sdk._RetryPolicy(retries=3, backoff=0.2)
+    policy = sdk_http._RetryPolicy(retries=3, backoff=0.2)
     busy = httpx.Response(503)
     assert [policy.after_response(busy) for _ in range(4)] == [0.2, 0.4, 0.8, None]
 
-    policy = sdk._RetryPolicy(retries=3, backoff=0.2)
+    policy = sdk_http._RetryPolicy(retries=3, backoff=0.2)
     assert policy.after_response(httpx.Response(429, headers={"Retry-After": "2"})) == 2.0
     later = format_datetime(datetime.now(UTC) + timedelta(seconds=20), usegmt=True)
     delay = policy.after_response(httpx.Response(429, headers={"Retry-After": later}))
     assert delay is not None and 15 < delay <= 20
     huge = policy.after_response(httpx.Response(503, headers={"Retry-After": "3600"}))
-    assert huge == sdk.MAX_RETRY_DELAY
+    assert huge == sdk_http.MAX_RETRY_DELAY
     assert policy.after_response(httpx.Response(400)) is None
 
 

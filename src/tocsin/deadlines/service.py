@@ -1,0 +1,208 @@
+"""Deadline use cases: the registry and the check. HTTP, CLI and the scheduler call these."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
+
+from tocsin.auth.apikeys import Publisher
+from tocsin.deadlines.rules import Tiers, due_date_of, evaluate
+from tocsin.errors import Forbidden, NotFound, ValidationFailed, from_pydantic
+from tocsin.models import DEADLINE_ALERT, Identifier
+from tocsin.service import NotificationService
+from tocsin.store.base import DeadlineRecord
+
+log = logging.getLogger("tocsin.deadlines")
+
+ZoneName = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+SCHEDULER = Publisher(tenant_id=None, key_id="scheduler")
+
+
+class DeadlineIn(BaseModel):
+    """``PUT /api/v1/deadlines/{id}``'s body."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dossierNumber: Identifier
+    deadlineType: Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+    dueAt: date | datetime
+    userId: Identifier
+    tenantId: Identifier | None = None
+    status: Literal["open", "closed"] = "open"
+    message: Annotated[str, StringConstraints(min_length=1, max_length=10_000)] | None = None
+    timezone: ZoneName | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CheckReport:
+    """What one check did: deadlines looked at, alerts published now, alerts already sent."""
+
+    checked: int
+    alerted: list[str]
+    already: int
+
+    def to_json(self) -> dict[str, Any]:
+        """``{checked, alerted, already}``."""
+        return {"checked": self.checked, "alerted": self.alerted, "already": self.already}
+
+
+def deadline_to_json(record: DeadlineRecord) -> dict[str, Any]:
+    """A deadline as the API shows it (camelCase, like the notification payloads)."""
+    return {
+        "id": record.id,
+        "tenantId": record.tenant_id,
+        "userId": record.user_id,
+        "dossierNumber": record.dossier_number,
+        "deadlineType": record.deadline_type,
+        "dueAt": record.due_at,
+        "dueDate": record.due_date.isoformat(),
+        "timezone": record.timezone,
+        "status": record.status,
+        "message": record.message,
+        "updatedAt": record.updated_at.isoformat(),
+    }
+
+
+class DeadlineService:
+    """Deadlines the scheduler watches, and the check that turns them into alerts."""
+
+    def __init__(self, notifications: NotificationService) -> None:
+        self.notifications = notifications
+        self.store = notifications.store
+        settings = notifications.settings
+        self.zone = settings.timezone
+        self.locale = settings.locale
+        self.tiers = Tiers(
+            window=settings.deadline_window_days,
+            critical=settings.deadline_critical_days,
+            urgent=settings.deadline_urgent_days,
+        )
+
+    @staticmethod
+    def _tenant_for(publisher: Publisher, tenant_id: str | None) -> str:
+        if publisher.tenant_id is not None:
+            if tenant_id not in (None, publisher.tenant_id):
+                raise Forbidden(
+                    f"this key manages only tenant {publisher.tenant_id!r}", field="tenantId"
+                )
+            return publisher.tenant_id
+        if tenant_id is None:
+            raise ValidationFailed("tenantId: required with the admin key", field="tenantId")
+        return tenant_id
+
+    async def put(
+        self, deadline_id: str, raw: Any, publisher: Publisher, now: datetime | None = None
+    ) -> tuple[DeadlineRecord, bool, CheckReport]:
+        """Create or replace a deadline, then evaluate it at once (a moved deadline alerts now).
+
+        Returns the record, whether it was created, and what the immediate check published.
+
+        Raises:
+            ValidationFailed: a field is missing or wrong. Forbidden: another tenant.
+        """
+        if not deadline_id or len(deadline_id) > 200:
+            raise ValidationFailed("id: 1 to 200 characters", field="id")
+        try:
+            body = DeadlineIn.model_validate(raw)
+        except ValidationError as exc:
+            raise from_pydantic(exc.errors()) from None
+        tenant = self._tenant_for(publisher, body.tenantId)
+        zone = body.timezone or self.zone
+        if body.timezone is not None:
+            try:
+                ZoneInfo(body.timezone)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValidationFailed(
+                    f"timezone: unknown time zone {body.timezone!r}", field="timezone"
+                ) from None
+        record = DeadlineRecord(
+            tenant_id=tenant,
+            id=deadline_id,
+            user_id=body.userId,
+            dossier_number=body.dossierNumber,
+            deadline_type=body.deadlineType,
+            due_date=due_date_of(body.dueAt, zone),
+            due_at=body.dueAt.isoformat(),
+            timezone=body.timezone,
+            status=body.status,
+            message=body.message,
+            updated_at=datetime.now(UTC),
+        )
+        created = await self.store.put_deadline(record)
+        report = await self._check([record], now or datetime.now(UTC))
+        return record, created, report
+
+    async def delete(self, tenant_id: str | None, deadline_id: str, publisher: Publisher) -> None:
+        """Delete a deadline (it never alerts again).
+
+        Raises:
+            NotFound: no such deadline in that tenant. Forbidden: another tenant.
+        """
+        tenant = self._tenant_for(publisher, tenant_id)
+        if not await self.store.delete_deadline(tenant, deadline_id):
+            raise NotFound(f"no deadline {deadline_id!r} in tenant {tenant!r}", field="id")
+
+    async def list_deadlines(
+        self,
+        publisher: Publisher,
+        tenant_id: str | None = None,
+        *,
+        due_from: date | None = None,
+        due_to: date | None = None,
+        status: str | None = None,
+    ) -> list[DeadlineRecord]:
+        """Deadlines of a tenant (the admin key may list all), soonest first."""
+        tenant = publisher.tenant_id if publisher.tenant_id is not None else tenant_id
+        if publisher.tenant_id is not None and tenant_id not in (None, publisher.tenant_id):
+            raise Forbidden(
+                f"this key manages only tenant {publisher.tenant_id!r}", field="tenantId"
+            )
+        return await self.store.list_deadlines(
+            tenant, due_from=due_from, due_to=due_to, status=status
+        )
+
+    async def check(self, now: datetime | None = None) -> CheckReport:
+        """Publish every alert due at ``now``: once per deadline per day, once ever if past.
+
+        Safe to run from several processes at once: each alert's id is its once-key, and
+        publishing an id that exists creates nothing.
+        """
+        now = now or datetime.now(UTC)
+        # Zones differ by at most a day from UTC: fetch a day more, let evaluate() decide.
+        horizon = now.astimezone(UTC).date() + timedelta(days=self.tiers.window + 1)
+        due = await self.store.list_deadlines(None, due_to=horizon, status="open")
+        return await self._check(due, now)
+
+    async def _check(self, records: list[DeadlineRecord], now: datetime) -> CheckReport:
+        alerted: list[str] = []
+        already = 0
+        for record in records:
+            alert = evaluate(record, now, self.zone, self.tiers, self.locale)
+            if alert is None:
+                continue
+            result = await self.notifications.publish(
+                {
+                    "event": DEADLINE_ALERT,
+                    "id": alert.key,
+                    "dossierNumber": record.dossier_number,
+                    "message": alert.message,
+                    "urgency": alert.urgency,
+                    "deadlineType": record.deadline_type,
+                    "remainingDays": alert.remaining_days,
+                    "userId": record.user_id,
+                    "tenantId": record.tenant_id,
+                },
+                SCHEDULER,
+            )
+            if result.created:
+                alerted.append(alert.key)
+            else:
+                already += 1
+        if alerted:
+            log.info("deadline check at %s: %d alert(s)", now.isoformat(), len(alerted))
+        return CheckReport(checked=len(records), alerted=alerted, already=already)
