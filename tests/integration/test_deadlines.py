@@ -201,3 +201,27 @@ async def test_exactly_one_alert_per_day_with_concurrent_checkers_moves_and_clos
         (f"deadline:c3:{due}:{due}", "critical", 0),
         (f"deadline:c4:{due}:{due}", "critical", 0),
     }
+
+
+async def test_sdk_manages_deadlines(server: ServerThread) -> None:
+    from tocsin.sdk import AsyncTocsinClient, TocsinAPIError, TocsinClient
+
+    async with AsyncTocsinClient(server.url, ADMIN_KEY) as client:
+        created = await client.put_deadline("sdk/1", body("2031-05-02"))
+        assert created["id"] == "sdk/1" and created["dueDate"] == "2031-05-02"
+        listed = await client.list_deadlines("firm-a", due_from=date(2031, 5, 1))
+        assert [d["id"] for d in listed] == ["sdk/1"]
+        await client.delete_deadline("sdk/1", "firm-a")
+        try:
+            await client.delete_deadline("sdk/1", "firm-a")
+        except TocsinAPIError as exc:
+            assert exc.status == 404
+        else:
+            raise AssertionError("deleting twice must be a 404")
+
+    def sync_round_trip() -> list[dict[str, object]]:
+        with TocsinClient(server.url, ADMIN_KEY) as client:
+            client.put_deadline("sdk-2", body("2031-06-01"))
+            return client.list_deadlines("firm-a", status="open")
+
+    assert [d["id"] for d in await asyncio.to_thread(sync_round_trip)] == ["sdk-2"]

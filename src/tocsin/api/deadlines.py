@@ -24,7 +24,7 @@ def _deadlines(request: Request) -> DeadlineService:
     return service
 
 
-@router.put("/{deadline_id}", openapi_extra=_BODY, status_code=200)
+@router.put("/{deadline_id:path}", openapi_extra=_BODY, status_code=200)
 async def put_deadline(
     deadline_id: str, request: Request, response: Response, publisher: PublisherDep
 ) -> dict[str, Any]:
@@ -36,7 +36,7 @@ async def put_deadline(
     return {**deadline_to_json(record), "alerted": report.alerted}
 
 
-@router.delete("/{deadline_id}", status_code=204)
+@router.delete("/{deadline_id:path}", status_code=204)
 async def delete_deadline(
     deadline_id: str,
     request: Request,

@@ -7,10 +7,11 @@ import time
 import uuid
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any, Self
+from urllib.parse import quote
 
 import httpx
 
@@ -30,8 +31,50 @@ from tocsin.sdk.helpers import (
 @dataclass(frozen=True, slots=True)
 class _Call:
     path: str
-    body: dict[str, Any]
+    body: dict[str, Any] | None
     headers: dict[str, str] = field(default_factory=dict)
+    method: str = "POST"
+    params: dict[str, str] = field(default_factory=dict)
+
+    def request(self) -> dict[str, Any]:
+        """Keyword arguments of ``httpx.Client.request``."""
+        return {
+            "method": self.method,
+            "url": self.path,
+            "json": self.body,
+            "headers": self.headers,
+            "params": self.params,
+        }
+
+
+DEADLINES_PATH = "/api/v1/deadlines"
+
+
+def _put_deadline(deadline_id: str, data: Notification) -> _Call:
+    # PUT replaces: repeating it is harmless, so it is retried like a publish.
+    return _Call(f"{DEADLINES_PATH}/{quote(deadline_id, safe='')}", _wire(data), method="PUT")
+
+
+def _delete_deadline(deadline_id: str, tenant_id: str | None) -> _Call:
+    params = {"tenantId": tenant_id} if tenant_id else {}
+    path = f"{DEADLINES_PATH}/{quote(deadline_id, safe='')}"
+    return _Call(path, None, method="DELETE", params=params)
+
+
+def _list_deadlines(
+    tenant_id: str | None, due_from: date | None, due_to: date | None, status: str | None
+) -> _Call:
+    params = {
+        name: value
+        for name, value in (
+            ("tenantId", tenant_id),
+            ("dueFrom", due_from.isoformat() if due_from else None),
+            ("dueTo", due_to.isoformat() if due_to else None),
+            ("status", status),
+        )
+        if value
+    }
+    return _Call(DEADLINES_PATH, None, method="GET", params=params)
 
 
 def _single(notification: Notification, idempotency_key: str | None) -> _Call:
@@ -112,6 +155,8 @@ def _retry_after(response: httpx.Response) -> float | None:
 
 
 def _decode(response: httpx.Response) -> Any:
+    if response.status_code == 204:
+        return None
     if response.is_success:
         return response.json()
     try:
@@ -185,11 +230,41 @@ class AsyncTocsinClient(_Helpers[Coroutine[Any, Any, Result]]):
         """
         return _many(await self._send(_batch(notifications, idempotency_key)))
 
+    async def put_deadline(self, deadline_id: str, data: Notification) -> Result:
+        """Create or replace a deadline the scheduler watches (``dueAt``, ``userId``…).
+
+        Raises:
+            TocsinAPIError, httpx.TransportError: as :meth:`publish`.
+        """
+        result: Result = await self._send(_put_deadline(deadline_id, data))
+        return result
+
+    async def delete_deadline(self, deadline_id: str, tenant_id: str | None = None) -> None:
+        """Delete a deadline (the admin key names its ``tenant_id``).
+
+        Raises:
+            TocsinAPIError: 404 when there is no such deadline.
+        """
+        await self._send(_delete_deadline(deadline_id, tenant_id))
+
+    async def list_deadlines(
+        self,
+        tenant_id: str | None = None,
+        *,
+        due_from: date | None = None,
+        due_to: date | None = None,
+        status: str | None = None,
+    ) -> list[Result]:
+        """Deadlines by tenant and due window, soonest first."""
+        body = await self._send(_list_deadlines(tenant_id, due_from, due_to, status))
+        items: list[Result] = body["items"]
+        return items
+
     async def _send(self, call: _Call) -> Any:
         policy = _RetryPolicy(self._retries, self._backoff)
         while True:
             try:
-                response = await self._http.post(call.path, json=call.body, headers=call.headers)
+                response = await self._http.request(**call.request())
             except httpx.TransportError as exc:
                 delay = policy.after_error(exc)
                 if delay is None:
@@ -244,11 +319,34 @@ class TocsinClient(_Helpers[Result]):
         """Publish up to 1,000 notifications; see :meth:`AsyncTocsinClient.publish_batch`."""
         return _many(self._send(_batch(notifications, idempotency_key)))
 
+    def put_deadline(self, deadline_id: str, data: Notification) -> Result:
+        """Create or replace a deadline; see :meth:`AsyncTocsinClient.put_deadline`."""
+        result: Result = self._send(_put_deadline(deadline_id, data))
+        return result
+
+    def delete_deadline(self, deadline_id: str, tenant_id: str | None = None) -> None:
+        """Delete a deadline; see :meth:`AsyncTocsinClient.delete_deadline`."""
+        self._send(_delete_deadline(deadline_id, tenant_id))
+
+    def list_deadlines(
+        self,
+        tenant_id: str | None = None,
+        *,
+        due_from: date | None = None,
+        due_to: date | None = None,
+        status: str | None = None,
+    ) -> list[Result]:
+        """Deadlines, soonest first; see :meth:`AsyncTocsinClient.list_deadlines`."""
+        items: list[Result] = self._send(_list_deadlines(tenant_id, due_from, due_to, status))[
+            "items"
+        ]
+        return items
+
     def _send(self, call: _Call) -> Any:
         policy = _RetryPolicy(self._retries, self._backoff)
         while True:
             try:
-                response = self._http.post(call.path, json=call.body, headers=call.headers)
+                response = self._http.request(**call.request())
             except httpx.TransportError as exc:
                 delay = policy.after_error(exc)
                 if delay is None:
