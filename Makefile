@@ -32,13 +32,13 @@ test: $(VENV)/.test-deps compat-deps ## install test dependencies and run every 
 	$(BIN)/pytest
 
 lint: $(VENV)/.test-deps ## ruff and mypy --strict
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests examples
+	$(BIN)/ruff format --check src tests examples
 	$(BIN)/mypy
 
 format: $(VENV)/.test-deps ## apply ruff's formatting and fixes
-	$(BIN)/ruff format src tests
-	$(BIN)/ruff check --fix src tests
+	$(BIN)/ruff format src tests examples
+	$(BIN)/ruff check --fix src tests examples
 
 clean: ## remove the virtualenv, caches and Node modules
 	rm -rf $(VENV) $(COMPAT)/node_modules .pytest_cache .mypy_cache .ruff_cache
