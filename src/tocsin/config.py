@@ -176,6 +176,35 @@ class Settings(BaseSettings):
         le=365,
         validation_alias=_env("TOCSIN_DEADLINE_URGENT_DAYS", "deadline_urgent_days"),
     )
+    publish_rate: float = Field(
+        default=1000.0,
+        gt=0,
+        validation_alias=_env("TOCSIN_PUBLISH_RATE", "publish_rate"),
+        description="Notifications per second each API key may publish (per node).",
+    )
+    publish_burst: float = Field(
+        default=5000.0, ge=1, validation_alias=_env("TOCSIN_PUBLISH_BURST", "publish_burst")
+    )
+    client_event_rate: float = Field(
+        default=20.0,
+        gt=0,
+        validation_alias=_env("TOCSIN_CLIENT_EVENT_RATE", "client_event_rate"),
+        description="Client events (mark-read, inbox…) per second per socket.",
+    )
+    client_event_burst: float = Field(
+        default=40.0, ge=1, validation_alias=_env("TOCSIN_CLIENT_EVENT_BURST", "client_event_burst")
+    )
+    max_connections_per_user: int = Field(
+        default=50,
+        ge=1,
+        validation_alias=_env("TOCSIN_MAX_CONNECTIONS_PER_USER", "max_connections_per_user"),
+    )
+    max_backlog: int = Field(
+        default=2000,
+        ge=10,
+        validation_alias=_env("TOCSIN_MAX_BACKLOG", "max_backlog"),
+        description="Packets waiting for a socket that does not read; beyond, it is dropped.",
+    )
     migrate_on_start: bool = Field(
         default=True, validation_alias=_env("TOCSIN_MIGRATE_ON_START", "migrate_on_start")
     )

@@ -9,6 +9,7 @@
      ├── NotFound               404
      ├── Conflict               409  idempotency key reused for another request
      ├── PayloadTooLarge        413
+     ├── RateLimited            429  over a rate limit (``retry_after`` seconds)
      └── ValidationFailed       422  a field is missing or wrong (``field`` names it)
 """
 
@@ -84,6 +85,17 @@ class PayloadTooLarge(TocsinError):
 
     status = 413
     default_code = "payload_too_large"
+
+
+class RateLimited(TocsinError):
+    """Over a rate limit; try again after ``retry_after`` seconds."""
+
+    status = 429
+    default_code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.retry_after = retry_after
 
 
 class ValidationFailed(TocsinError):

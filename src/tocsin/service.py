@@ -25,11 +25,13 @@ from tocsin.errors import (
     Conflict,
     Forbidden,
     NotFound,
+    RateLimited,
     TocsinError,
     Unauthorized,
     ValidationFailed,
     from_pydantic,
 )
+from tocsin.limits import KeyedLimiter, retry_after_seconds
 from tocsin.models import (
     NOTIFICATION_EVENTS,
     SYSTEM_NOTIFICATION,
@@ -86,6 +88,7 @@ class NotificationService:
         self.store = store
         self.bus = bus
         self.authenticator = Authenticator(settings)
+        self.publish_limiter = KeyedLimiter(settings.publish_rate, settings.publish_burst)
 
     # -- publishing --------------------------------------------------------------------
 
@@ -142,6 +145,19 @@ class NotificationService:
             idempotency_key=idempotency_key,
             request_hash=_request_hash(raw) if idempotency_key else None,
         )
+
+    def check_publish_rate(self, publisher: Publisher, count: int = 1) -> None:
+        """Spend ``count`` of the key's publish budget (``TOCSIN_PUBLISH_RATE``, per node).
+
+        Raises:
+            RateLimited: over budget; ``retry_after`` says when to try again.
+        """
+        wait = self.publish_limiter.take(publisher.key_id, float(max(1, count)))
+        if wait:
+            raise RateLimited(
+                f"this key may publish {self.settings.publish_rate:g} notifications a second",
+                retry_after=retry_after_seconds(wait),
+            )
 
     async def publish(
         self, raw: Any, publisher: Publisher, idempotency_key: str | None = None

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tocsin.auth.errors import AuthError
-from tocsin.errors import TocsinError, from_pydantic
+from tocsin.errors import RateLimited, TocsinError, from_pydantic
 
 log = logging.getLogger("tocsin.api")
 
@@ -21,6 +21,7 @@ _HTTP_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     413: "payload_too_large",
+    429: "rate_limited",
 }
 
 
@@ -30,6 +31,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(TocsinError)
     async def _tocsin(_request: Request, exc: TocsinError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        if isinstance(exc, RateLimited):
+            headers = {"Retry-After": str(exc.retry_after)}
         return JSONResponse(exc.to_json(), status_code=exc.status, headers=headers)
 
     @app.exception_handler(AuthError)

@@ -54,6 +54,7 @@ async def publish(
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     """Publish one notification; ``202 {id, cursor}`` once it is durably stored."""
+    service.check_publish_rate(publisher)
     result = await service.publish(await json_body(request), publisher, idempotency_key)
     if not result.created:
         response.headers["Idempotent-Replayed"] = "true"
@@ -72,6 +73,7 @@ async def publish_batch(
     items = body.get("notifications") if isinstance(body, dict) else None
     if not isinstance(items, list):
         raise ValidationFailed("notifications: must be a list", field="notifications")
+    service.check_publish_rate(publisher, len(items))
     outcomes = await service.publish_many(items, publisher, idempotency_key)
     return {
         "results": [

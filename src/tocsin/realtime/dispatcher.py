@@ -20,6 +20,7 @@ import socketio
 from tocsin import metrics
 from tocsin.auth.claims import CLOCK_TOLERANCE
 from tocsin.bus.base import DOORBELL, READ, BusMessage
+from tocsin.limits import TokenBucket
 from tocsin.models import CLIENTS_COUNT, NOTIFICATIONS_READ, RESYNC, Identity, StoredNotification
 from tocsin.realtime.registry import Connection, Registry
 from tocsin.service import NotificationService
@@ -127,7 +128,13 @@ class Dispatcher:
         A socket whose session expires is disconnected then, so that its client signs in
         again (a reconnect with the same token is refused as ``expired``).
         """
-        connection = Connection(sid=sid, identity=identity, delivered=since or 0)
+        settings = self.service.settings
+        connection = Connection(
+            sid=sid,
+            identity=identity,
+            delivered=since or 0,
+            events=TokenBucket(settings.client_event_rate, settings.client_event_burst),
+        )
         if expires_at is not None:
             delay = max(0.0, expires_at + CLOCK_TOLERANCE - time.time())
             connection.expiry = asyncio.get_running_loop().call_later(
@@ -180,8 +187,27 @@ class Dispatcher:
         connection.live = True
 
     async def _emit_notification(self, sid: str, event: str, payload: dict[str, Any]) -> None:
+        if self._backlog(sid) > self.service.settings.max_backlog:
+            # A client that stopped reading: drop it rather than buffer without end. It
+            # reconnects with its cursor and replays what it missed from the store.
+            metrics.ERRORS.labels("slow_consumer").inc()
+            log.warning(
+                "socket %s is not reading (backlog over %d): disconnecting",
+                sid,
+                self.service.settings.max_backlog,
+            )
+            self.detach(sid)  # nothing more is queued for it
+            self._spawn(self.sio.disconnect(sid))
+            return
         await self.sio.emit(event, payload, to=sid)
         metrics.EMITTED.labels(event).inc()
+
+    def _backlog(self, sid: str) -> int:
+        """Packets queued by Engine.IO for ``sid`` and not yet written to its transport."""
+        eio_sid = self.sio.manager.eio_sid_from_sid(sid, "/")
+        socket = self.sio.eio.sockets.get(eio_sid) if eio_sid else None
+        queue = getattr(socket, "queue", None)
+        return queue.qsize() if queue is not None else 0
 
     async def _replay(self, connection: Connection, since: int) -> None:
         sid = connection.sid

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from tocsin.limits import TokenBucket
 from tocsin.models import Audience, Identity, StoredNotification
 
 
@@ -23,6 +24,8 @@ class Connection:
     live: bool = False
     pending: list[StoredNotification] = field(default_factory=list)
     expiry: asyncio.TimerHandle | None = None
+    events: TokenBucket | None = None
+    refused_events: int = 0
 
 
 class Registry:

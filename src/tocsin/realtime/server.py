@@ -55,6 +55,13 @@ def create_socketio_server(service: NotificationService) -> tuple[socketio.Async
                 "Invalid since", {"reason": "invalid_since"}
             ) from None
         identity = session.identity
+        if (
+            len(dispatcher.registry.of_user(identity.tenant_id, identity.user_id))
+            >= settings.max_connections_per_user
+        ):
+            raise socketio.exceptions.ConnectionRefusedError(
+                "Too many connections", {"reason": "too_many_connections"}
+            )
         await sio.enter_room(sid, f"tenant:{identity.tenant_id}")
         await sio.enter_room(sid, f"user:{identity.user_id}")
         dispatcher.attach(sid, identity, since_cursor, expires_at=session.expires_at)
@@ -65,10 +72,30 @@ def create_socketio_server(service: NotificationService) -> tuple[socketio.Async
     sio.on("connect", connect)
     sio.on("disconnect", disconnect)
 
+    async def over_event_rate(sid: str) -> Ack | None:
+        connection = dispatcher.registry.by_sid.get(sid)
+        if connection is None or connection.events is None:
+            return None
+        if not connection.events.take():
+            connection.refused_events = 0
+            return None
+        connection.refused_events += 1
+        if connection.refused_events > 10 * settings.client_event_burst:
+            log.warning("socket %s floods client events: disconnecting", sid)
+            await sio.disconnect(sid)
+        return {
+            "ok": False,
+            "error": "rate_limited",
+            "message": f"at most {settings.client_event_rate:g} events a second",
+        }
+
     def acknowledged(
         handler: Callable[[Identity, dict[str, Any], str], Awaitable[Ack]],
     ) -> Callable[[str, Any], Awaitable[Ack]]:
         async def wrapper(sid: str, data: Any = None) -> Ack:
+            refusal = await over_event_rate(sid)
+            if refusal is not None:
+                return refusal
             try:
                 if data is None:
                     data = {}
