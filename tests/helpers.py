@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -194,3 +196,20 @@ def email(
         "tenantId": tenant,
         **extra,
     }
+
+
+def tocsin_cli(settings: Settings, *args: str) -> str:
+    """Run `tocsin <args> --database-url <the settings' database>`; its stdout, stripped."""
+    result = subprocess.run(
+        [sys.executable, "-m", "tocsin", *args, "--database-url", settings.database_url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return result.stdout.strip()
+
+
+async def create_api_key(settings: Settings, tenant: str) -> str:
+    """A new tenant API key, made the way an operator makes one (`tocsin keys create`)."""
+    return await asyncio.to_thread(tocsin_cli, settings, "keys", "create", "--tenant", tenant)

@@ -6,8 +6,6 @@ import base64
 import contextlib
 import hashlib
 import hmac
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -20,7 +18,16 @@ from joserfc.jwk import ECKey, OctKey, RSAKey
 
 from tests.conftest import make_settings
 from tests.forge import AUTH_SECRET, authjs_token, b64, claims
-from tests.helpers import ADMIN_KEY, JWT_SECRET, Client, ServerThread, email, publish, token
+from tests.helpers import (
+    ADMIN_KEY,
+    JWT_SECRET,
+    Client,
+    ServerThread,
+    create_api_key,
+    email,
+    publish,
+    token,
+)
 
 RSA = RSAKey.generate_key(2048)
 EC = ECKey.generate_key("P-256")
@@ -232,7 +239,7 @@ async def test_a_client_event_cannot_join_another_room(
 async def test_a_tenant_key_cannot_publish_into_another_tenant(
     server: ServerThread, http: httpx.AsyncClient
 ) -> None:
-    full = _create_key(server, "firm-b")
+    full = await create_api_key(server.settings, "firm-b")
     victim = Client(server.url, "alice", "firm-a")
     await victim.connect()
     try:
@@ -259,27 +266,6 @@ async def test_a_tenant_key_cannot_publish_into_another_tenant(
         assert [n["id"] for n in victim.notifications()] == ["legit"]
     finally:
         await victim.disconnect()
-
-
-def _create_key(server: ServerThread, tenant: str) -> str:
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tocsin",
-            "keys",
-            "create",
-            "--tenant",
-            tenant,
-            "--database-url",
-            server.settings.database_url,
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    return out.stdout.strip()
 
 
 async def test_a_user_cannot_read_or_mark_another_users_inbox(

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import httpx
 
-from tests.helpers import ADMIN_KEY, Client, ServerThread, token
+from tests.helpers import ADMIN_KEY, Client, ServerThread, create_api_key, token
 from tocsin.config import Settings
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
@@ -84,24 +84,7 @@ async def test_registry_over_http(server: ServerThread, http: httpx.AsyncClient)
 async def test_a_tenant_key_manages_only_its_tenant(
     server: ServerThread, http: httpx.AsyncClient, settings: Settings
 ) -> None:
-    created = await asyncio.to_thread(
-        subprocess.run,
-        [
-            sys.executable,
-            "-m",
-            "tocsin",
-            "keys",
-            "create",
-            "--tenant",
-            "firm-b",
-            "--database-url",
-            settings.database_url,
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    key = created.stdout.strip()
+    key = await create_api_key(settings, "firm-b")
     headers = {"Authorization": f"Bearer {key}"}
     refused = await http.put("/api/v1/deadlines/x", json=body("2030-01-01"), headers=headers)
     assert refused.status_code == 403 and refused.json()["field"] == "tenantId"

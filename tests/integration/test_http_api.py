@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from typing import Any
 
 import httpx
 
-from tests.helpers import ADMIN_KEY, ServerThread, email, publish, token
+from tests.helpers import ADMIN_KEY, ServerThread, email, publish, tocsin_cli, token
 from tocsin.config import Settings
-
-
-def cli(settings: Settings, *args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "tocsin", *args, "--database-url", settings.database_url],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    return result.stdout.strip()
 
 
 def user_headers(user: str, tenant: str) -> dict[str, str]:
@@ -30,7 +17,7 @@ def user_headers(user: str, tenant: str) -> dict[str, str]:
 async def test_documented_errors_and_nothing_accepted_is_lost(
     server: ServerThread, http: httpx.AsyncClient, settings: Settings
 ) -> None:
-    firm_a_key = cli(settings, "keys", "create", "--tenant", "firm-a", "--name", "app")
+    firm_a_key = tocsin_cli(settings, "keys", "create", "--tenant", "firm-a", "--name", "app")
     assert firm_a_key.startswith("tsk_")
     accepted: list[tuple[str, str, str]] = []  # (tenant, user, id) answered 2xx
 
@@ -184,13 +171,13 @@ async def test_publishing_the_same_id_twice_returns_the_first_result(
 async def test_revoked_key_is_refused(
     server: ServerThread, http: httpx.AsyncClient, settings: Settings
 ) -> None:
-    key = cli(settings, "keys", "create", "--tenant", "firm-a")
+    key = tocsin_cli(settings, "keys", "create", "--tenant", "firm-a")
     assert (await publish(http, email("u", "firm-a"), key=key)).status_code == 202
     key_id = key.split("_")[1]
-    listing = cli(settings, "keys", "list", "--tenant", "firm-a")
+    listing = tocsin_cli(settings, "keys", "list", "--tenant", "firm-a")
     assert key_id in listing and "active" in listing
     assert key.split("_", 2)[2] not in listing  # the secret is never shown again
-    cli(settings, "keys", "revoke", key_id)
+    tocsin_cli(settings, "keys", "revoke", key_id)
     refused = await publish(http, email("u", "firm-a"), key=key)
     assert refused.status_code == 401 and refused.json()["error"] == "key_revoked"
 
