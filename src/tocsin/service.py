@@ -17,7 +17,6 @@ from tocsin import metrics
 from tocsin.auth import apikeys
 from tocsin.auth.apikeys import Publisher
 from tocsin.auth.credentials import Credential
-from tocsin.auth.errors import AuthError
 from tocsin.auth.identity import Authenticator, Session
 from tocsin.bus.base import DOORBELL, READ, Bus
 from tocsin.config import Settings
@@ -401,4 +400,4 @@ def parse_cursor(value: Any, field: str) -> int:
     raise ValidationFailed(f"{field}: must be a cursor (non-negative integer)", field=field)
 
 
-__all__ = ["AuthError", "InboxPage", "NotificationService", "Published", "parse_cursor"]
+__all__ = ["InboxPage", "NotificationService", "Published", "parse_cursor"]

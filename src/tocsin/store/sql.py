@@ -28,9 +28,9 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from tocsin.models import Audience, Identity, StoredNotification
-from tocsin.store.base import ApiKeyRecord, Draft, InboxItem, Store, StoreResult
-from tocsin.store.sql_records import RecordQueries
-from tocsin.store.tables import api_keys, cursor_sequence, notifications, read_receipts, user_state
+from tocsin.store.base import Draft, InboxItem, Store, StoreResult
+from tocsin.store.sql_records import RecordQueries, as_utc
+from tocsin.store.tables import cursor_sequence, notifications, read_receipts, user_state
 
 SEQUENCE_NAME = "notifications"
 _WRITE = "tocsin_write"
@@ -80,15 +80,8 @@ def _receipt_exists(identity: Identity) -> ColumnElement[bool]:
     )
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    # SQLite hands back naive datetimes; everything is stored in UTC.
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
-
-
 def _row_to_notification(row: Row[*tuple[Any, ...]]) -> StoredNotification:
-    created = _aware(row.created_at)
+    created = as_utc(row.created_at)
     assert created is not None  # column is NOT NULL
     return StoredNotification(
         cursor=int(row.cursor),
@@ -99,20 +92,7 @@ def _row_to_notification(row: Row[*tuple[Any, ...]]) -> StoredNotification:
         user_id=row.user_id,
         fields=dict(row.payload),
         timestamp=created,
-        accepted_at=_aware(row.accepted_at),
-    )
-
-
-def _as_key(row: Row[*tuple[Any, ...]]) -> ApiKeyRecord:
-    created = _aware(row.created_at)
-    assert created is not None  # column is NOT NULL
-    return ApiKeyRecord(
-        key_id=row.key_id,
-        tenant_id=row.tenant_id,
-        name=row.name,
-        secret_hash=row.secret_hash,
-        created_at=created,
-        revoked_at=_aware(row.revoked_at),
+        accepted_at=as_utc(row.accepted_at),
     )
 
 
@@ -459,43 +439,3 @@ class SqlStore(RecordQueries, Store):
                 )
             )
         return int(final or 0)
-
-    # -- API keys --------------------------------------------------------------------
-
-    async def add_api_key(self, record: ApiKeyRecord) -> None:
-        """Insert the key row."""
-        async with self._writing() as conn:
-            await conn.execute(
-                api_keys.insert().values(
-                    key_id=record.key_id,
-                    tenant_id=record.tenant_id,
-                    name=record.name,
-                    secret_hash=record.secret_hash,
-                    created_at=record.created_at,
-                    revoked_at=record.revoked_at,
-                )
-            )
-
-    async def get_api_key(self, key_id: str) -> ApiKeyRecord | None:
-        """Look a key up by its public id."""
-        async with self.engine.connect() as conn:
-            row = (await conn.execute(select(api_keys).where(api_keys.c.key_id == key_id))).first()
-        return None if row is None else _as_key(row)
-
-    async def list_api_keys(self, tenant_id: str | None) -> list[ApiKeyRecord]:
-        """Oldest first."""
-        query = select(api_keys).order_by(api_keys.c.created_at)
-        if tenant_id is not None:
-            query = query.where(api_keys.c.tenant_id == tenant_id)
-        async with self.engine.connect() as conn:
-            return [_as_key(row) for row in await conn.execute(query)]
-
-    async def revoke_api_key(self, key_id: str, at: datetime) -> bool:
-        """Set ``revoked_at`` once."""
-        async with self._writing() as conn:
-            result = await conn.execute(
-                update(api_keys)
-                .where(api_keys.c.key_id == key_id, api_keys.c.revoked_at.is_(None))
-                .values(revoked_at=at)
-            )
-        return bool(result.rowcount)

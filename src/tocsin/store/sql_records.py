@@ -6,20 +6,26 @@ from contextlib import AbstractAsyncContextManager
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Insert, Table, delete, select
+from sqlalchemy import Insert, Table, delete, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from tocsin.store.base import DeadlineRecord, MailboxPosition
-from tocsin.store.tables import deadlines, mailbox_state
+from tocsin.store.base import ApiKeyRecord, DeadlineRecord, MailboxPosition
+from tocsin.store.tables import api_keys, deadlines, mailbox_state
 
 d = deadlines.c
 
 
+def as_utc(value: datetime | None) -> datetime | None:
+    """A stored datetime as aware UTC (SQLite hands back naive ones; all are UTC)."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
 def _deadline(row: Row[*tuple[Any, ...]]) -> DeadlineRecord:
-    updated = row.updated_at
-    if updated.tzinfo is None:
-        updated = updated.replace(tzinfo=UTC)
+    updated = as_utc(row.updated_at)
+    assert updated is not None  # column is NOT NULL
     return DeadlineRecord(
         tenant_id=row.tenant_id,
         id=row.id,
@@ -35,8 +41,21 @@ def _deadline(row: Row[*tuple[Any, ...]]) -> DeadlineRecord:
     )
 
 
+def _as_key(row: Row[*tuple[Any, ...]]) -> ApiKeyRecord:
+    created = as_utc(row.created_at)
+    assert created is not None  # column is NOT NULL
+    return ApiKeyRecord(
+        key_id=row.key_id,
+        tenant_id=row.tenant_id,
+        name=row.name,
+        secret_hash=row.secret_hash,
+        created_at=created,
+        revoked_at=as_utc(row.revoked_at),
+    )
+
+
 class RecordQueries:
-    """Deadlines and mailbox positions; needs the host's engine and write transaction."""
+    """API keys, deadlines and mailbox positions; needs the host's engine and writer."""
 
     @property
     def engine(self) -> AsyncEngine:
@@ -130,3 +149,41 @@ class RecordQueries:
         }
         async with self._writing() as conn:
             await conn.execute(self._upsert(mailbox_state, ["mailbox"], values))
+
+    async def add_api_key(self, record: ApiKeyRecord) -> None:
+        """Insert the key row."""
+        async with self._writing() as conn:
+            await conn.execute(
+                api_keys.insert().values(
+                    key_id=record.key_id,
+                    tenant_id=record.tenant_id,
+                    name=record.name,
+                    secret_hash=record.secret_hash,
+                    created_at=record.created_at,
+                    revoked_at=record.revoked_at,
+                )
+            )
+
+    async def get_api_key(self, key_id: str) -> ApiKeyRecord | None:
+        """Look a key up by its public id."""
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(api_keys).where(api_keys.c.key_id == key_id))).first()
+        return None if row is None else _as_key(row)
+
+    async def list_api_keys(self, tenant_id: str | None) -> list[ApiKeyRecord]:
+        """Oldest first."""
+        query = select(api_keys).order_by(api_keys.c.created_at)
+        if tenant_id is not None:
+            query = query.where(api_keys.c.tenant_id == tenant_id)
+        async with self.engine.connect() as conn:
+            return [_as_key(row) for row in await conn.execute(query)]
+
+    async def revoke_api_key(self, key_id: str, at: datetime) -> bool:
+        """Set ``revoked_at`` once."""
+        async with self._writing() as conn:
+            result = await conn.execute(
+                update(api_keys)
+                .where(api_keys.c.key_id == key_id, api_keys.c.revoked_at.is_(None))
+                .values(revoked_at=at)
+            )
+        return bool(result.rowcount)
