@@ -3,9 +3,12 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 COMPAT := tests/compat
+JS := clients/js
+WEB := src/tocsin/web/index.html
+JS_SOURCES := $(shell find $(JS)/src $(JS)/scripts -type f 2>/dev/null) $(JS)/package.json $(JS)/tsconfig.json
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint format compat-deps clean
+.PHONY: help run test lint format compat-deps clean web js-test demo
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -20,7 +23,7 @@ $(VENV)/.test-deps: $(BIN)/tocsin
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
-run: $(BIN)/tocsin ## set up .venv and run a server (SQLite ./tocsin.db, 127.0.0.1:8000)
+run: $(BIN)/tocsin web ## set up .venv and run a server (SQLite ./tocsin.db, 127.0.0.1:8000)
 	$(BIN)/tocsin serve
 
 compat-deps: ## install the Node socket.io-client used by the compatibility tests
@@ -28,17 +31,51 @@ compat-deps: ## install the Node socket.io-client used by the compatibility test
 		npm ci --prefix $(COMPAT) --no-audit --no-fund --loglevel=error; \
 	else echo "npm not found: the Node compatibility tests will be skipped"; fi
 
-test: $(VENV)/.test-deps compat-deps ## install test dependencies and run every test
+# The browser client (clients/js) and the page served at / (built into src/tocsin/web).
+$(JS)/node_modules/.package-lock.json: $(JS)/package-lock.json
+	npm ci --prefix $(JS) --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(WEB): $(JS)/node_modules/.package-lock.json $(JS_SOURCES)
+	npm run --prefix $(JS) --silent build
+
+web: ## build the browser client and the page served at / (needs npm)
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory $(WEB); \
+	else echo "npm not found: the page at / is not built (the API works without it)"; fi
+
+js-test: $(JS)/node_modules/.package-lock.json ## typecheck and unit-test the browser client (node --test)
+	npm run --prefix $(JS) --silent typecheck
+	npm test --prefix $(JS) --silent
+
+demo: $(BIN)/tocsin web ## run the demo law firm on http://127.0.0.1:8000
+	$(BIN)/tocsin demo
+
+test: $(VENV)/.test-deps compat-deps web js-test ## install test dependencies and run every test
 	$(BIN)/pytest
 
 lint: $(VENV)/.test-deps ## ruff and mypy --strict
-	$(BIN)/ruff check src tests examples
-	$(BIN)/ruff format --check src tests examples
+	$(BIN)/ruff check src tests examples hatch_build.py
+	$(BIN)/ruff format --check src tests examples hatch_build.py
 	$(BIN)/mypy
 
 format: $(VENV)/.test-deps ## apply ruff's formatting and fixes
-	$(BIN)/ruff format src tests examples
-	$(BIN)/ruff check --fix src tests examples
+	$(BIN)/ruff format src tests examples hatch_build.py
+	$(BIN)/ruff check --fix src tests examples hatch_build.py
 
 clean: ## remove the virtualenv, caches and Node modules
-	rm -rf $(VENV) $(COMPAT)/node_modules .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(COMPAT)/node_modules $(JS)/node_modules $(JS)/.test-build $(JS)/dist src/tocsin/web test-artifacts .pytest_cache .mypy_cache .ruff_cache
+
+# Benchmarks (bench/): Tocsin against a reference Node socket.io server, side by side.
+BENCH_NODE := bench/node-reference
+.PHONY: bench bench-quick bench-deps
+
+bench-deps: ## install the reference Node socket.io server of make bench
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --prefix $(BENCH_NODE) --no-audit --no-fund --loglevel=error; \
+	else echo "npm not found: make bench will measure Tocsin only"; fi
+
+bench: $(BIN)/tocsin bench-deps ## Tocsin vs Node socket.io table, bench/results/*.json (ARGS=--quick)
+	$(BIN)/python -m bench.run $(ARGS)
+
+bench-quick: $(BIN)/tocsin bench-deps ## the benchmark's small sizes (under 2 minutes)
+	$(BIN)/python -m bench.run --quick $(ARGS)

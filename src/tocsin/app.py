@@ -13,7 +13,7 @@ from fastapi.openapi.utils import get_openapi
 
 from tocsin import __version__
 from tocsin.api import deadlines as deadline_routes
-from tocsin.api import health, routes
+from tocsin.api import health, inbound, routes
 from tocsin.api.errors import install_error_handlers
 from tocsin.bus.base import Bus
 from tocsin.bus.local import LocalBus
@@ -21,9 +21,11 @@ from tocsin.bus.redis import RedisBus
 from tocsin.config import Settings, load_settings
 from tocsin.deadlines.scheduler import DeadlineScheduler
 from tocsin.deadlines.service import DeadlineService
+from tocsin.ingest import start_mailbox_watchers
 from tocsin.realtime.server import create_socketio_server
 from tocsin.service import NotificationService
 from tocsin.store.sql import SqlStore
+from tocsin.web import mount_web
 
 log = logging.getLogger("tocsin")
 
@@ -80,12 +82,14 @@ def create_app(settings: Settings | None = None, service: NotificationService | 
         await service.store.open(migrate=settings.migrate_on_start)
         await dispatcher.start()
         await service.bus.start(dispatcher.on_bus_message)
+        watchers = start_mailbox_watchers(service)
         if scheduler is not None:
             await scheduler.start()
         log.info("tocsin ready: store=%s", settings.database_url.split("://")[0])
         try:
             yield
         finally:
+            await watchers.stop()
             if scheduler is not None:
                 await scheduler.stop()
             await service.bus.stop()
@@ -106,6 +110,8 @@ def create_app(settings: Settings | None = None, service: NotificationService | 
     api.include_router(health.router)
     api.include_router(routes.router)
     api.include_router(deadline_routes.router)
+    api.include_router(inbound.router)
+    mount_web(api)
     api.openapi = lambda: _openapi(api)  # type: ignore[method-assign]
     if not settings.websocket_enabled:
         return api

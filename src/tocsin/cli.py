@@ -13,6 +13,7 @@ from typing import Any
 from tocsin.auth.apikeys import Publisher
 from tocsin.auth.jwt import mint_jwt
 from tocsin.config import ConfigError, Settings, load_settings
+from tocsin.demo import add_demo_command
 from tocsin.errors import TocsinError
 from tocsin.models import NOTIFICATION_EVENTS
 
@@ -367,6 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="treat the token as this cookie's value (Auth.js derives keys from it)",
     )
     check.set_defaults(func=cmd_checktoken)
+    add_demo_command(sub)
     return parser
 
 

@@ -209,6 +209,17 @@ class Settings(BaseSettings):
         default=True, validation_alias=_env("TOCSIN_MIGRATE_ON_START", "migrate_on_start")
     )
     log_level: str = Field(default="info", validation_alias=_env("TOCSIN_LOG_LEVEL", "log_level"))
+    mailboxes_file: str | None = Field(
+        default=None,
+        validation_alias=_env("TOCSIN_MAILBOXES_FILE", "mailboxes_file"),
+        description="JSON or TOML file of the IMAP mailboxes to watch and their routing.",
+    )
+    inbound_max_bytes: int = Field(
+        default=26_214_400,
+        ge=1024,
+        validation_alias=_env("TOCSIN_INBOUND_MAX_BYTES", "inbound_max_bytes"),
+        description="Largest message POST /api/v1/inbound/email accepts (larger: 413).",
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -231,6 +242,17 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {value!r} (e.g. Europe/Paris)") from None
+        return value
+
+    @field_validator("mailboxes_file")
+    @classmethod
+    def _valid_mailboxes(cls, value: str | None) -> str | None:
+        """Read the mailboxes file now, so that a mistake stops start-up (ConfigError)."""
+        if value is None or not value.strip():
+            return None
+        from tocsin.ingest.config import load_mailboxes  # ingest imports this module
+
+        load_mailboxes(value)
         return value
 
     @field_validator("websocket_path")

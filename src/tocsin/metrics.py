@@ -46,6 +46,18 @@ BUS_SUBSCRIPTIONS = Counter(
 ERRORS = Counter(
     "tocsin_errors_total", "Errors by where they happened", ["where"], registry=REGISTRY
 )
+INGEST_MESSAGES = Counter(
+    "tocsin_ingest_messages_total",
+    "E-mails read by ingestion, by mailbox (or webhook) and outcome",
+    ["mailbox", "outcome"],
+    registry=REGISTRY,
+)
+INGEST_CONNECTED = Gauge(
+    "tocsin_ingest_mailbox_connected",
+    "1 while the IMAP session of a mailbox is up",
+    ["mailbox"],
+    registry=REGISTRY,
+)
 
 
 def render() -> tuple[bytes, str]:

@@ -1,0 +1,73 @@
+// Builds with esbuild: `page` (the page Tocsin serves, into src/tocsin/web/), `lib` (the npm
+// package, into dist/) or `tests` (the unit tests, into .test-build/ for `node --test`).
+import { build } from "esbuild";
+import { copyFile, mkdir, readdir, rm } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const target = process.argv[2] ?? "page";
+
+async function page() {
+  const out = process.env.TOCSIN_WEB_OUT ?? resolve(here, "../../src/tocsin/web");
+  await rm(out, { recursive: true, force: true });
+  await mkdir(join(out, "assets"), { recursive: true });
+  await build({
+    entryPoints: { app: join(here, "src/page/main.tsx"), page: join(here, "src/page/page.css") },
+    outdir: join(out, "assets"),
+    bundle: true,
+    minify: true,
+    format: "esm",
+    target: ["es2020"],
+    jsx: "automatic",
+    sourcemap: false, // keeps the wheel small; `npm run build:lib` has maps
+    legalComments: "linked",
+    define: { "process.env.NODE_ENV": '"production"' },
+    logLevel: "warning",
+  });
+  await copyFile(join(here, "src/page/index.html"), join(out, "index.html"));
+  console.log(`built the page into ${out}`);
+}
+
+async function lib() {
+  await rm(join(here, "dist"), { recursive: true, force: true });
+  await build({
+    entryPoints: [join(here, "src/index.ts"), join(here, "src/react/index.ts")],
+    outdir: join(here, "dist"),
+    outbase: join(here, "src"),
+    bundle: true,
+    splitting: true,
+    format: "esm",
+    target: ["es2020"],
+    jsx: "automatic",
+    sourcemap: true,
+    external: ["react", "react/jsx-runtime", "socket.io-client"],
+    logLevel: "warning",
+  });
+  console.log("built the library into dist/");
+}
+
+async function tests() {
+  const dir = join(here, "test");
+  const entries = (await readdir(dir)).filter((name) => name.endsWith(".test.ts")).map((name) => join(dir, name));
+  const out = join(here, ".test-build");
+  await rm(out, { recursive: true, force: true });
+  await build({
+    entryPoints: entries,
+    outdir: out,
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: ["node18"],
+    packages: "external",
+    sourcemap: "inline",
+    logLevel: "warning",
+  });
+}
+
+const builders = { page, lib, tests };
+if (!(target in builders)) {
+  console.error(`unknown target ${target}: page, lib or tests`);
+  process.exit(2);
+}
+await builders[target]();

@@ -1,0 +1,98 @@
+/** The seed's React hook, backed by Tocsin. */
+import { createContext, createElement, useContext, useEffect, useMemo, useSyncExternalStore, type ReactNode } from "react";
+
+import type { TocsinClient, TocsinClientOptions, TocsinState } from "../core/client.js";
+import { requestNotificationPermission } from "../core/notify.js";
+import { getSharedClient, retainClient } from "../core/shared.js";
+import type { GroupedNotifications } from "../core/types.js";
+
+/** The seed's options (`autoConnect`, `reconnect`, `reconnectDelay`, `debug`) and Tocsin's. */
+export type UseWebSocketOptions = TocsinClientOptions;
+
+/** Exactly what the seed's `useWebSocket()` returns. */
+export interface UseWebSocketResult {
+  connected: boolean;
+  connecting: boolean;
+  error: string | null;
+  clientsCount: number;
+  notifications: GroupedNotifications;
+  unreadCount: number;
+  markAsRead: (id: string) => void;
+  clearNotifications: () => void;
+  requestNotificationPermission: () => Promise<NotificationPermission>;
+}
+
+/** Everything the client knows and can do (the NotificationCenter uses this). */
+export interface UseTocsinResult extends TocsinState {
+  client: TocsinClient;
+  markAsRead: (id: string) => void;
+  markAllAsRead: () => void;
+  clearNotifications: () => void;
+  loadOlder: () => void;
+  requestNotificationPermission: () => Promise<NotificationPermission>;
+}
+
+const ClientContext = createContext<TocsinClient | null>(null);
+
+/** Give a subtree its own client (otherwise the page's shared client is used). */
+export function TocsinProvider({ client, children }: { client: TocsinClient; children?: ReactNode }) {
+  return createElement(ClientContext.Provider, { value: client }, children);
+}
+
+/** The full client state and actions. */
+export function useTocsin(options: UseWebSocketOptions = {}): UseTocsinResult {
+  const provided = useContext(ClientContext);
+  const client = useMemo(
+    () => provided ?? getSharedClient(options),
+    // The shared client is per server; other options apply when it is first created.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+    [provided, options.url, options.path],
+  );
+  const autoConnect = options.autoConnect ?? true;
+  useEffect(() => retainClient(client, autoConnect), [client, autoConnect]);
+  const state = useSyncExternalStore(client.subscribe, client.getState, client.getState);
+  const actions = useMemo(
+    () => ({
+      markAsRead: (id: string) => void client.markAsRead(id),
+      markAllAsRead: () => void client.markAllAsRead(),
+      clearNotifications: () => void client.clearNotifications(),
+      loadOlder: () => void client.loadOlder(),
+      requestNotificationPermission,
+    }),
+    [client],
+  );
+  return { ...state, ...actions, client };
+}
+
+/**
+ * The seed's hook: `useWebSocket({autoConnect, reconnect, reconnectDelay, debug})` →
+ * `{connected, connecting, error, clientsCount, notifications, unreadCount, markAsRead,
+ * clearNotifications, requestNotificationPermission}`.
+ */
+export function useWebSocket(options: UseWebSocketOptions = {}): UseWebSocketResult {
+  const all = useTocsin(options);
+  return useMemo(
+    () => ({
+      connected: all.connected,
+      connecting: all.connecting,
+      error: all.error,
+      clientsCount: all.clientsCount,
+      notifications: all.notifications,
+      unreadCount: all.unreadCount,
+      markAsRead: all.markAsRead,
+      clearNotifications: all.clearNotifications,
+      requestNotificationPermission: all.requestNotificationPermission,
+    }),
+    [
+      all.connected,
+      all.connecting,
+      all.error,
+      all.clientsCount,
+      all.notifications,
+      all.unreadCount,
+      all.markAsRead,
+      all.clearNotifications,
+      all.requestNotificationPermission,
+    ],
+  );
+}

@@ -1,0 +1,78 @@
+"""The built-in page: the NotificationCenter of the signed-in user, served at ``/``.
+
+The page and its assets are built from ``clients/js`` into ``tocsin/web/`` (by ``make``, or by
+the wheel's build hook); they are not committed. ``GET /web/session`` tells the page who the
+session cookie belongs to.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from tocsin.auth import credentials
+from tocsin.auth.errors import AuthError
+
+WEB_DIR = Path(__file__).parent / "web"
+
+_NOT_BUILT = """<!doctype html><meta charset="utf-8"><title>Tocsin</title>
+<h1>Tocsin</h1><p>The web page is not built. Run <code>make web</code>
+(or <code>npm ci &amp;&amp; npm run build</code> in <code>clients/js</code>), then reload.</p>
+<p>The API is at <a href="/docs">/docs</a>.</p>"""
+
+# Claims worth showing on the page, as Auth.js puts them in its session tokens.
+_PROFILE_CLAIMS = ("name", "email", "picture", "tenantName")
+
+
+def mount_web(api: FastAPI, web_dir: Path = WEB_DIR) -> None:
+    """Serve the page at ``/``, its assets at ``/assets/`` and ``GET /web/session``.
+
+    An app that offers sign-in (``tocsin demo``) sets ``api.state.signin_url`` (and
+    ``signout_url``); the page links to it when no session is found.
+    """
+
+    async def index() -> Response:
+        page = web_dir / "index.html"
+        if not page.is_file():
+            return HTMLResponse(_NOT_BUILT, status_code=503)
+        return FileResponse(page, headers={"Cache-Control": "no-cache"})
+
+    async def session(request: Request) -> JSONResponse:
+        links = {
+            "signinUrl": getattr(request.app.state, "signin_url", None),
+            "signoutUrl": getattr(request.app.state, "signout_url", None),
+        }
+        service = request.app.state.service
+        try:
+            found = await service.authenticate_user(
+                credentials.from_http(
+                    request.headers.get("cookie"), request.headers.get("authorization")
+                )
+            )
+        except AuthError as exc:
+            body = {"error": "unauthorized", "reason": exc.reason, "message": exc.detail}
+            return JSONResponse({**body, **links}, status_code=401)
+        return JSONResponse(session_view(found.identity, found.claims, links))
+
+    api.add_api_route("/", index, methods=["GET"], include_in_schema=False)
+    api.add_api_route("/web/session", session, methods=["GET"], include_in_schema=False)
+    api.mount(
+        "/assets", StaticFiles(directory=web_dir / "assets", check_dir=False), name="web-assets"
+    )
+
+
+def session_view(identity: Any, claims: dict[str, Any], links: dict[str, Any]) -> dict[str, Any]:
+    """What the page shows of a session: ids, role, profile claims and the sign-in links."""
+    view: dict[str, Any] = {
+        "userId": identity.user_id,
+        "tenantId": identity.tenant_id,
+        "role": identity.role,
+    }
+    for name in _PROFILE_CLAIMS:
+        value = claims.get(name)
+        view[name] = value if isinstance(value, str) else None
+    return {**view, **links}
