@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import os
+import socket
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -42,6 +43,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # clients reconnect elsewhere while in-flight requests drain within this bound.
         "timeout_graceful_shutdown": settings.shutdown_timeout,
     }
+    if args.fd is not None and workers == 1:
+        # uvicorn's own fd= takes every inherited socket for a UNIX socket, so TCP_NODELAY
+        # is never set and each small response waits ~40 ms for a delayed ACK. A socket
+        # object built from the fd knows its real family.
+        listener = socket.socket(fileno=args.fd)
+        server = uvicorn.Server(uvicorn.Config(create_app(settings), **config))
+        server.run(sockets=[listener])
+        return 0
     if args.fd is not None:
         config["fd"] = args.fd
     else:

@@ -109,6 +109,17 @@ _NOTIFICATION_COLUMNS = (
 )
 
 
+def _settle(
+    done: asyncio.Future[list[StoreResult]], outcome: list[StoreResult] | BaseException
+) -> None:
+    if done.done():  # the caller went away (cancelled); the rows are committed all the same
+        return
+    if isinstance(outcome, BaseException):
+        done.set_exception(outcome)
+    else:
+        done.set_result(outcome)
+
+
 class SqlStore(RecordQueries, Store):
     """One implementation for SQLite and PostgreSQL; dialect differences stay in here."""
 
@@ -118,6 +129,8 @@ class SqlStore(RecordQueries, Store):
         self._engine: AsyncEngine | None = None
         # SQLite has one writer; queue our own writers here instead of in busy_timeout.
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
+        self._queued: list[tuple[list[Draft], asyncio.Future[list[StoreResult]]]] = []
+        self._committer: asyncio.Task[None] | None = None
 
     @property
     def engine(self) -> AsyncEngine:
@@ -184,9 +197,41 @@ class SqlStore(RecordQueries, Store):
     # -- notifications ---------------------------------------------------------------
 
     async def insert(self, drafts: Sequence[Draft]) -> list[StoreResult]:
-        """Store drafts under the cursor lock; see :meth:`Store.insert`."""
+        """Store drafts under the cursor lock; see :meth:`Store.insert`.
+
+        Concurrent callers are committed together (group commit): one transaction, one
+        lock hold and one fsync for everything that queued up while the last one ran.
+        """
         if not drafts:
             return []
+        done: asyncio.Future[list[StoreResult]] = asyncio.get_running_loop().create_future()
+        self._queued.append((list(drafts), done))
+        if self._committer is None or self._committer.done():
+            self._committer = asyncio.create_task(self._commit_queued())
+        return await done
+
+    async def _commit_queued(self) -> None:
+        while self._queued:
+            group, self._queued = self._queued, []
+            try:
+                results = await self._insert_now([d for drafts, _ in group for d in drafts])
+            except Exception as exc:
+                if len(group) == 1:
+                    _settle(group[0][1], exc)
+                    continue
+                # One caller's failure must not sink the others: commit them one by one.
+                for drafts, done in group:
+                    try:
+                        _settle(done, await self._insert_now(drafts))
+                    except Exception as single:
+                        _settle(done, single)
+                continue
+            start = 0
+            for drafts, done in group:
+                _settle(done, results[start : start + len(drafts)])
+                start += len(drafts)
+
+    async def _insert_now(self, drafts: Sequence[Draft]) -> list[StoreResult]:
         async with self._writing() as conn:
             # Locking the counter first serialises publishers, which makes the
             # duplicate checks below race-free and hands out cursors in commit order.
