@@ -54,13 +54,13 @@ test: $(VENV)/.test-deps compat-deps web js-test ## install test dependencies an
 	$(BIN)/pytest
 
 lint: $(VENV)/.test-deps ## ruff and mypy --strict
-	$(BIN)/ruff check src tests examples hatch_build.py
-	$(BIN)/ruff format --check src tests examples hatch_build.py
+	$(BIN)/ruff check src tests examples bench hatch_build.py
+	$(BIN)/ruff format --check src tests examples bench hatch_build.py
 	$(BIN)/mypy
 
 format: $(VENV)/.test-deps ## apply ruff's formatting and fixes
-	$(BIN)/ruff format src tests examples hatch_build.py
-	$(BIN)/ruff check --fix src tests examples hatch_build.py
+	$(BIN)/ruff format src tests examples bench hatch_build.py
+	$(BIN)/ruff check --fix src tests examples bench hatch_build.py
 
 clean: ## remove the virtualenv, caches and Node modules
 	rm -rf $(VENV) $(COMPAT)/node_modules $(JS)/node_modules $(JS)/.test-build $(JS)/dist src/tocsin/web test-artifacts .pytest_cache .mypy_cache .ruff_cache
