@@ -267,7 +267,9 @@ class NotificationService:
         Raises:
             ValidationFailed: ``ids`` is not a list of at most 1,000 strings.
         """
-        if not isinstance(ids, list) or not all(isinstance(i, str | int) for i in ids):
+        if not isinstance(ids, list) or not all(
+            isinstance(i, str | int) and "\x00" not in str(i) for i in ids
+        ):
             raise ValidationFailed("ids: must be a list of notification ids", field="ids")
         if len(ids) > MAX_IDS:
             raise ValidationFailed(f"ids: at most {MAX_IDS} at once", field="ids")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -27,6 +28,22 @@ _HTTP_CODES = {
 
 def install_error_handlers(app: FastAPI) -> None:
     """Map service errors, validation errors and Starlette's own errors to JSON bodies."""
+
+    @app.middleware("http")
+    async def _refuse_nul(request: Request, call_next: Any) -> Any:
+        # PostgreSQL text cannot hold NUL: a %00 in the path or query is refused up front.
+        raw = (
+            request.scope.get("query_string", b"").lower()
+            + request.scope.get("raw_path", b"").lower()
+        )
+        if b"%00" in raw or "\x00" in request.scope.get("path", ""):
+            body = {
+                "error": "invalid_text",
+                "message": "NUL character in the URL",
+                "field": "query",
+            }
+            return JSONResponse(body, status_code=400)
+        return await call_next(request)
 
     @app.exception_handler(TocsinError)
     async def _tocsin(_request: Request, exc: TocsinError) -> JSONResponse:
