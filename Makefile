@@ -79,3 +79,19 @@ bench: $(BIN)/tocsin bench-deps ## Tocsin vs Node socket.io table, bench/results
 
 bench-quick: $(BIN)/tocsin bench-deps ## the benchmark's small sizes (under 2 minutes)
 	$(BIN)/python -m bench.run --quick $(ARGS)
+
+# Reliability (tests/reliability/): faults, bad input, limits and load, with figures in
+# RELIABILITY.md. `make test` runs the default sizes; these run the heavier ones.
+DURATION ?= 60
+CONNECTIONS ?= 5000
+CHAOS_CLIENTS ?= 1000
+.PHONY: reliability soak
+
+reliability: $(VENV)/.test-deps ## chaos (1,000 clients, system PostgreSQL restarted too) and every fuzz; rewrites RELIABILITY.md
+	TOCSIN_SLOW=1 TOCSIN_CHAOS_CLIENTS=$(CHAOS_CLIENTS) TOCSIN_API_FUZZ_EXAMPLES=150 \
+		$(BIN)/pytest tests/reliability -rA; \
+		status=$$?; $(BIN)/python -m tests.reliability.report; exit $$status
+
+soak: $(VENV)/.test-deps ## CONNECTIONS sockets, publishes and churn for DURATION seconds (60): RSS and loop lag
+	$(BIN)/python -m tests.reliability.soak --duration $(DURATION) --connections $(CONNECTIONS); \
+		status=$$?; $(BIN)/python -m tests.reliability.report; exit $$status

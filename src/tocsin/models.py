@@ -44,14 +44,14 @@ def _id_to_str(value: Any) -> Any:
     return value
 
 
-_NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL
+NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL
 Identifier = Annotated[
     str,
     BeforeValidator(_id_to_str),
-    StringConstraints(min_length=1, max_length=200, strip_whitespace=True, pattern=_NO_NUL),
+    StringConstraints(min_length=1, max_length=200, strip_whitespace=True, pattern=NO_NUL),
 ]
-ShortText = Annotated[str, StringConstraints(min_length=1, max_length=1000, pattern=_NO_NUL)]
-LongText = Annotated[str, StringConstraints(min_length=1, max_length=10_000, pattern=_NO_NUL)]
+ShortText = Annotated[str, StringConstraints(min_length=1, max_length=1000, pattern=NO_NUL)]
+LongText = Annotated[str, StringConstraints(min_length=1, max_length=10_000, pattern=NO_NUL)]
 
 
 def iso_timestamp(moment: datetime) -> str:

@@ -151,7 +151,9 @@ class NotificationService:
         Raises:
             RateLimited: over budget; ``retry_after`` says when to try again.
         """
-        wait = self.publish_limiter.take(publisher.key_id, float(max(1, count)))
+        # A batch larger than the burst costs the whole burst, not more: it can pass.
+        cost = min(float(max(1, count)), self.settings.publish_burst)
+        wait = self.publish_limiter.take(publisher.key_id, cost)
         if wait:
             raise RateLimited(
                 f"this key may publish {self.settings.publish_rate:g} notifications a second",
@@ -395,9 +397,9 @@ def parse_cursor(value: Any, field: str) -> int:
     """
     if isinstance(value, bool):
         raise ValidationFailed(f"{field}: must be a cursor", field=field)
-    if isinstance(value, int) and value >= 0:
+    if isinstance(value, int) and 0 <= value < 2**53:
         return value
-    if isinstance(value, str) and value.isdigit() and len(value) < 19:
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 16:
         return int(value)
     raise ValidationFailed(f"{field}: must be a cursor (non-negative integer)", field=field)
 

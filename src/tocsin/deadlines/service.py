@@ -13,13 +13,13 @@ from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 from tocsin.auth.apikeys import Publisher
 from tocsin.deadlines.rules import Tiers, due_date_of, evaluate
 from tocsin.errors import Forbidden, NotFound, ValidationFailed, from_pydantic
-from tocsin.models import DEADLINE_ALERT, Identifier
+from tocsin.models import DEADLINE_ALERT, NO_NUL, Identifier
 from tocsin.service import NotificationService
 from tocsin.store.base import DeadlineRecord
 
 log = logging.getLogger("tocsin.deadlines")
 
-ZoneName = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+ZoneName = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=NO_NUL)]
 SCHEDULER = Publisher(tenant_id=None, key_id="scheduler")
 
 
@@ -29,12 +29,14 @@ class DeadlineIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     dossierNumber: Identifier
-    deadlineType: Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+    deadlineType: Annotated[str, StringConstraints(min_length=1, max_length=1000, pattern=NO_NUL)]
     dueAt: date | datetime
     userId: Identifier
     tenantId: Identifier | None = None
     status: Literal["open", "closed"] = "open"
-    message: Annotated[str, StringConstraints(min_length=1, max_length=10_000)] | None = None
+    message: (
+        Annotated[str, StringConstraints(min_length=1, max_length=10_000, pattern=NO_NUL)] | None
+    ) = None
     timezone: ZoneName | None = None
 
 

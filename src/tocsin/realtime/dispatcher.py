@@ -134,6 +134,7 @@ class Dispatcher:
             identity=identity,
             delivered=since or 0,
             events=TokenBucket(settings.client_event_rate, settings.client_event_burst),
+            strikes=TokenBucket(settings.client_event_rate, 10 * settings.client_event_burst),
         )
         if expires_at is not None:
             delay = max(0.0, expires_at + CLOCK_TOLERANCE - time.time())

@@ -25,7 +25,8 @@ class Connection:
     pending: list[StoredNotification] = field(default_factory=list)
     expiry: asyncio.TimerHandle | None = None
     events: TokenBucket | None = None
-    refused_events: int = 0
+    # Refusals spend these; a socket that runs out keeps flooding and is disconnected.
+    strikes: TokenBucket | None = None
 
 
 class Registry:

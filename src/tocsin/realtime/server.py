@@ -77,10 +77,8 @@ def create_socketio_server(service: NotificationService) -> tuple[socketio.Async
         if connection is None or connection.events is None:
             return None
         if not connection.events.take():
-            connection.refused_events = 0
             return None
-        connection.refused_events += 1
-        if connection.refused_events > 10 * settings.client_event_burst:
+        if connection.strikes is not None and connection.strikes.take():
             log.warning("socket %s floods client events: disconnecting", sid)
             await sio.disconnect(sid)
         return {
