@@ -69,8 +69,16 @@ async def json_body(request: Request, *, required: bool = True) -> Any:
             raise BadRequest("a JSON body is required", code="invalid_json", field="body")
         return {}
     try:
-        return json.loads(raw)
+        parsed = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest(
             f"body is not valid JSON: {exc}", code="invalid_json", field="body"
         ) from None
+    try:
+        # JSON may spell unpaired surrogates ("\\ud800"): no database stores them as text.
+        json.dumps(parsed, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadRequest(
+            "body contains an unpaired UTF-16 surrogate", code="invalid_text", field="body"
+        ) from None
+    return parsed
