@@ -41,6 +41,7 @@ ORDER = [
     "limit-connections-per-user",
     "limit-slow-consumer",
     "soak",
+    "soak-long",
 ]
 
 
@@ -85,7 +86,7 @@ def _chaos(results: list[dict[str, Any]]) -> list[str]:
         "### Chaos",
         "",
         "| Phase | Clients | Published by then | Out of order | Fault lasted (s) | "
-        "Caught up after (s) | Publisher answers |",
+        "Caught up after (s) | Publisher answers (whole run) |",
         "|---|---:|---:|---:|---:|---:|---|",
     ]
     for r in rows:
@@ -184,6 +185,17 @@ def _soak(results: list[dict[str, Any]]) -> list[str]:
             f"| {s['t']} | {s['rss_mib']} | {s['cpu_percent']:.0f} | {s['healthz_ms']} | "
             f"{s['sockets']:,} | {s['published']:,} |"
         )
+    for other in (r for r in results if r["key"].startswith("soak-")):
+        o = other["details"]
+        lines += [
+            "",
+            f"{other['title']}: RSS {o['rss_start_mib']} → {o['rss_end_mib']} MiB, slope "
+            f"{o['rss_slope_mib_per_min']:+.2f} MiB/min (second half "
+            f"{o['rss_slope_second_half_mib_per_min']:+.2f}: {o.get('rss_trend', '?')}); "
+            f"`/healthz` p50 {o['healthz_ms_p50']} ms, p99 {o['healthz_ms_p99']} ms, max "
+            f"{o['healthz_ms_max']} ms; {o['reconnections']:,} reconnections; "
+            f"{o.get('publish_timeouts', 0)} publishes unanswered within 30 s.",
+        ]
     return lines
 
 

@@ -257,7 +257,8 @@ async def _chaos(
     for phase in run.phases[:-1]:
         Result(
             key=phase["key"],
-            title=f"Chaos: {phase['fault']}",
+            title=f"Chaos{'' if store == 'private' else ' (system PostgreSQL run)'}: "
+            f"{phase['fault']}",
             tried=f"{phase['tried']}; a publisher at {run.publisher.rate:.0f}/s retrying "
             f"with the same id ({phase['published']} published by then)",
             times=phase["times"],
@@ -306,8 +307,9 @@ async def test_chaos_node_redis_and_postgres_failures_lose_and_duplicate_nothing
             redis,
             private_postgres.crash_and_start,
             "private",
-            ".venv/bin/pytest tests/reliability/test_chaos.py"
-            + ("" if CLIENTS == 200 else f"  # TOCSIN_CHAOS_CLIENTS={CLIENTS}"),
+            ("" if CLIENTS == 200 else f"TOCSIN_CHAOS_CLIENTS={CLIENTS} ")
+            + ".venv/bin/pytest tests/reliability/test_chaos.py::"
+            "test_chaos_node_redis_and_postgres_failures_lose_and_duplicate_nothing",
         )
     finally:
         node.close()
