@@ -21,6 +21,7 @@ from tocsin.bus.redis import RedisBus
 from tocsin.config import Settings, load_settings
 from tocsin.deadlines.scheduler import DeadlineScheduler
 from tocsin.deadlines.service import DeadlineService
+from tocsin.gcpolicy import freeze_startup_objects, watch_collections
 from tocsin.ingest import start_mailbox_watchers
 from tocsin.realtime.server import create_socketio_server
 from tocsin.service import NotificationService
@@ -85,6 +86,9 @@ def create_app(settings: Settings | None = None, service: NotificationService | 
         watchers = start_mailbox_watchers(service)
         if scheduler is not None:
             await scheduler.start()
+        watch_collections()
+        if settings.gc_freeze:
+            freeze_startup_objects()
         log.info("tocsin ready: store=%s", settings.database_url.split("://")[0])
         try:
             yield

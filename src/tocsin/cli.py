@@ -42,6 +42,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # uvicorn closes WebSockets (1012, service restart) as soon as it stops accepting;
         # clients reconnect elsewhere while in-flight requests drain within this bound.
         "timeout_graceful_shutdown": settings.shutdown_timeout,
+        "ws_per_message_deflate": settings.websocket_compression,
     }
     if args.fd is not None and workers == 1:
         # uvicorn's own fd= takes every inherited socket for a UNIX socket, so TCP_NODELAY

@@ -127,6 +127,17 @@ class Settings(BaseSettings):
         validation_alias=_env("TOCSIN_WEBSOCKET_ONLY", "websocket_only"),
         description="Refuse HTTP long-polling (no sticky sessions needed behind a balancer).",
     )
+    websocket_compression: bool = Field(
+        default=False,
+        validation_alias=_env("TOCSIN_WEBSOCKET_COMPRESSION", "websocket_compression"),
+        description="Accept permessage-deflate: less bandwidth, about twice the memory per "
+        "socket (each keeps its own zlib state). Off by default, as in socket.io.",
+    )
+    gc_freeze: bool = Field(
+        default=True,
+        validation_alias=_env("TOCSIN_GC_FREEZE", "gc_freeze"),
+        description="Move start-up objects out of the garbage collector's sight once ready.",
+    )
     workers: int = Field(default=1, ge=1, le=64, validation_alias=_env("TOCSIN_WORKERS", "workers"))
     shutdown_timeout: float = Field(
         default=10.0,

@@ -59,6 +59,14 @@ INGEST_CONNECTED = Gauge(
     registry=REGISTRY,
 )
 
+GC_PAUSE = Histogram(
+    "tocsin_gc_pause_seconds",
+    "Garbage collection pauses of this process, by generation",
+    ["generation"],
+    buckets=(0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+    registry=REGISTRY,
+)
+
 
 def render() -> tuple[bytes, str]:
     """The exposition text and its content type."""

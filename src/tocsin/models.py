@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -54,6 +54,25 @@ ShortText = Annotated[str, StringConstraints(min_length=1, max_length=1000, patt
 LongText = Annotated[str, StringConstraints(min_length=1, max_length=10_000, pattern=NO_NUL)]
 
 
+# Dates far from now are typos or fuzz; near years 1 and 9999 converting zones overflows.
+EARLIEST_YEAR = 1900
+LATEST_YEAR = 9000
+
+
+def in_supported_years(moment: date) -> None:
+    """Raise ``ValueError`` (a 422 naming the field) for a date outside 1900..9000."""
+    if not EARLIEST_YEAR <= moment.year <= LATEST_YEAR:
+        raise ValueError(f"must be between the years {EARLIEST_YEAR} and {LATEST_YEAR}")
+
+
+def utc_moment(value: datetime) -> datetime:
+    """``value`` in UTC (naive is taken as UTC), within the supported years."""
+    in_supported_years(value)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
 def iso_timestamp(moment: datetime) -> str:
     """Format like JavaScript's ``Date.prototype.toISOString`` (UTC, milliseconds, ``Z``)."""
     moment = moment.astimezone(UTC)
@@ -74,11 +93,7 @@ class _Notification(BaseModel):
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:
         """Normalise to UTC (a timestamp without offset is taken as UTC)."""
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
+        return None if value is None else utc_moment(value)
 
     def wire_fields(self) -> dict[str, Any]:
         """The payload as sent to clients, camelCase, without ``event``/``id``/``timestamp``."""

@@ -204,10 +204,6 @@ async def _settle_connections(http: httpx.AsyncClient, expected: float, timeout:
     return value
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known bug: an attachment placeholder beyond the count is accepted",
-)
 async def test_malformed_packets_are_refused_or_close_that_connection(node: NodeProcess) -> None:
     outcomes: dict[str, str] = {}
     async with Bystander(node.url) as bystander:
@@ -250,15 +246,11 @@ async def test_malformed_packets_are_refused_or_close_that_connection(node: Node
     assert left == 0, f"{left} sockets still registered after every attacker left"
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known bug: a socket closed by a bad frame stays registered",
-)
 async def test_a_socket_killed_by_a_bad_frame_is_forgotten_at_once(tmp_path: Path) -> None:
     """An empty frame, or one whose Engine.IO type is not a digit, crashes python-engineio's
-    reader ("Exception in ASGI application"): the TCP connection is closed, but the socket
-    stays registered (in ``clients-count``, in ``tocsin_connections``, against
-    ``TOCSIN_MAX_CONNECTIONS_PER_USER``) until Engine.IO's ping times out, 45 s later.
+    own reader, which then leaves the socket registered (in ``clients-count``, in
+    ``tocsin_connections``, against ``TOCSIN_MAX_CONNECTIONS_PER_USER``) until its ping
+    times out, 45 s later. Tocsin's guarded transport closes it at once.
     """
     node = NodeProcess(f"sqlite+aiosqlite:///{tmp_path / 'ghosts.db'}", None)
     node.start()
@@ -312,16 +304,11 @@ async def test_internal_errors_are_not_what_bad_input_gets(node: NodeProcess) ->
     assert answer.get("error") == "validation_error", answer
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known bug: python-socketio buffers attachments that never complete (no cap)",
-)
 async def test_a_lying_attachment_count_cannot_grow_server_memory(node: NodeProcess) -> None:
     """A BINARY_EVENT announcing a billion attachments, then 1 MB frames, one after another.
 
-    python-socketio keeps every frame until the count is reached; Tocsin uses no binary
-    events, so the packet should be refused or the connection closed before it costs more
-    than a few megabytes.
+    python-socketio would keep every frame until the count is reached; Tocsin uses no binary
+    events, so its guarded transport closes the connection at the binary packet.
     """
     assert node.process is not None
     pid = node.process.pid

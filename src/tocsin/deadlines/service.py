@@ -8,12 +8,12 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError, field_validator
 
 from tocsin.auth.apikeys import Publisher
 from tocsin.deadlines.rules import Tiers, due_date_of, evaluate
 from tocsin.errors import Forbidden, NotFound, ValidationFailed, from_pydantic
-from tocsin.models import DEADLINE_ALERT, NO_NUL, Identifier
+from tocsin.models import DEADLINE_ALERT, NO_NUL, Identifier, in_supported_years
 from tocsin.service import NotificationService
 from tocsin.store.base import DeadlineRecord
 
@@ -38,6 +38,13 @@ class DeadlineIn(BaseModel):
         Annotated[str, StringConstraints(min_length=1, max_length=10_000, pattern=NO_NUL)] | None
     ) = None
     timezone: ZoneName | None = None
+
+    @field_validator("dueAt")
+    @classmethod
+    def _plausible(cls, value: date | datetime) -> date | datetime:
+        """A due date within the supported years (tiers add days to it)."""
+        in_supported_years(value)
+        return value
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,13 +15,14 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-import socketio
+from engineio.packet import Packet
 
 from tocsin import metrics
 from tocsin.auth.claims import CLOCK_TOLERANCE
 from tocsin.bus.base import DOORBELL, READ, BusMessage
 from tocsin.limits import TokenBucket
 from tocsin.models import CLIENTS_COUNT, NOTIFICATIONS_READ, RESYNC, Identity, StoredNotification
+from tocsin.realtime.engine import SocketServer, event_packet
 from tocsin.realtime.registry import Connection, Registry
 from tocsin.service import NotificationService
 
@@ -30,12 +31,14 @@ log = logging.getLogger("tocsin.realtime")
 FETCH_BATCH = 500
 # How long a new socket may stay "pre-connected" before we give up on it.
 _CONNECT_WAIT = 10.0
+# A replay waits this long for its socket to take half a backlog before sending more.
+_REPLAY_DRAIN_WAIT = 10.0
 
 
 class Dispatcher:
     """Owns the registry of this node's sockets and everything emitted to them."""
 
-    def __init__(self, service: NotificationService, sio: socketio.AsyncServer) -> None:
+    def __init__(self, service: NotificationService, sio: SocketServer) -> None:
         self.service = service
         self.sio = sio
         self.registry = Registry()
@@ -98,25 +101,30 @@ class Dispatcher:
             batch = await self.service.fetch_after(self.cursor, FETCH_BATCH)
             for note in batch:
                 self.cursor = note.cursor
-                payload = note.to_wire()
-                for connection in self.registry.recipients(note):
-                    await self._deliver(connection, note, payload)
+                self._fan_out(note)
                 if note.accepted_at is not None:
                     lag = datetime.now(UTC) - note.accepted_at
                     metrics.PUBLISH_TO_EMIT.observe(max(0.0, lag.total_seconds()))
             if len(batch) < FETCH_BATCH:
                 return
 
-    async def _deliver(
-        self, connection: Connection, note: StoredNotification, payload: dict[str, Any]
-    ) -> None:
-        if not connection.live:
-            connection.pending.append(note)
-            return
-        if note.cursor <= connection.delivered:
-            return
-        connection.delivered = note.cursor
-        await self._emit_notification(connection.sid, note.event, payload)
+    def _fan_out(self, note: StoredNotification) -> None:
+        # Synchronous on purpose: the fan-out of one notification is one step of the event
+        # loop, encoded once, with no task per recipient.
+        packet: Packet | None = None
+        sent = 0
+        for connection in self.registry.recipients(note):
+            if not connection.live:
+                connection.pending.append(note)
+                continue
+            if note.cursor <= connection.delivered:
+                continue
+            connection.delivered = note.cursor
+            if packet is None:
+                packet = event_packet(note.event, note.to_wire())
+            sent += self._send(connection, packet)
+        if sent:
+            metrics.EMITTED.labels(note.event).inc(sent)
 
     # -- sockets coming and going -----------------------------------------------------
 
@@ -160,55 +168,74 @@ class Dispatcher:
             log.info("session of %s expired: disconnecting", sid)
             await self.sio.disconnect(sid)
 
-    async def _wait_connected(self, sid: str) -> bool:
-        # python-socketio sends CONNECT only after the connect handler returns; an event
-        # emitted before it would reach the client ahead of its own connection.
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + _CONNECT_WAIT
-        while not self.sio.manager.is_connected(sid, "/"):
-            if sid not in self.registry.by_sid or loop.time() > deadline:
-                return False
-            await asyncio.sleep(0.005)
-        return True
-
     async def _bring_live(self, connection: Connection, since: int | None) -> None:
         sid = connection.sid
-        if not await self._wait_connected(sid):
+        # python-socketio queues CONNECT only after the connect handler returns; an event
+        # queued before it would reach the client ahead of its own connection.
+        try:
+            async with asyncio.timeout(_CONNECT_WAIT):
+                if not await self.sio.rooms.wait_connected(sid):
+                    return
+        except TimeoutError:
             return
+        transport = self.sio.transport(sid)
+        if transport is None or sid not in self.registry.by_sid:
+            return
+        connection.transport = transport
         count = self.registry.tenant_count(connection.identity.tenant_id)
-        await self.sio.emit(CLIENTS_COUNT, {"count": count}, to=sid)
+        self._send(connection, event_packet(CLIENTS_COUNT, {"count": count}))
         if since is not None:
             await self._replay(connection, since)
-        # Flush what arrived meanwhile; no await between the last check and going live.
+        # Flush what arrived meanwhile, then go live: no await between the last check of
+        # ``pending`` and ``live``, so nothing can slip in between.
         while connection.pending:
             note = connection.pending.pop(0)
             if note.cursor > connection.delivered:
-                connection.delivered = note.cursor
-                await self._emit_notification(sid, note.event, note.to_wire())
+                if not await self._paced(connection):
+                    return
+                if note.cursor > connection.delivered:
+                    connection.delivered = note.cursor
+                    self._send_one(connection, note.event, note.to_wire())
         connection.live = True
 
-    async def _emit_notification(self, sid: str, event: str, payload: dict[str, Any]) -> None:
-        if self._backlog(sid) > self.service.settings.max_backlog:
+    async def _paced(self, connection: Connection) -> bool:
+        """Let a replaying socket's writer catch up before queueing more; False if it left.
+
+        A replay may hold thousands of notifications; queued at once they would exceed the
+        backlog of a client that reads perfectly well. One that does not read is dropped by
+        ``_send`` once the wait is over.
+        """
+        transport = connection.transport
+        if transport is None or not transport.open or connection.sid not in self.registry.by_sid:
+            return False
+        if transport.backlog() >= self.service.settings.max_backlog // 2:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(_REPLAY_DRAIN_WAIT):
+                    await transport.drained()
+        return transport.open and connection.sid in self.registry.by_sid
+
+    def _send_one(self, connection: Connection, event: str, payload: dict[str, Any]) -> None:
+        if self._send(connection, event_packet(event, payload)):
+            metrics.EMITTED.labels(event).inc()
+
+    def _send(self, connection: Connection, packet: Packet) -> int:
+        """Queue ``packet`` for one socket: 1 if queued, 0 if not (closing or dropped)."""
+        transport = connection.transport
+        if transport is None:
+            return 0
+        if transport.backlog() > self.service.settings.max_backlog:
             # A client that stopped reading: drop it rather than buffer without end. It
             # reconnects with its cursor and replays what it missed from the store.
             metrics.ERRORS.labels("slow_consumer").inc()
             log.warning(
                 "socket %s is not reading (backlog over %d): disconnecting",
-                sid,
+                connection.sid,
                 self.service.settings.max_backlog,
             )
-            self.detach(sid)  # nothing more is queued for it
-            self._spawn(self.sio.disconnect(sid))
-            return
-        await self.sio.emit(event, payload, to=sid)
-        metrics.EMITTED.labels(event).inc()
-
-    def _backlog(self, sid: str) -> int:
-        """Packets queued by Engine.IO for ``sid`` and not yet written to its transport."""
-        eio_sid = self.sio.manager.eio_sid_from_sid(sid, "/")
-        socket = self.sio.eio.sockets.get(eio_sid) if eio_sid else None
-        queue = getattr(socket, "queue", None)
-        return queue.qsize() if queue is not None else 0
+            self.detach(connection.sid)  # nothing more is queued for it
+            self._spawn(self.sio.disconnect(connection.sid))
+            return 0
+        return int(transport.enqueue(packet))
 
     async def _replay(self, connection: Connection, since: int) -> None:
         sid = connection.sid
@@ -218,20 +245,22 @@ class Dispatcher:
         except Exception:
             metrics.ERRORS.labels("replay").inc()
             log.exception("replay failed for %s", sid)
-            await self.sio.emit(RESYNC, {"reason": "replay_failed", "since": since}, to=sid)
+            failed = {"reason": "replay_failed", "since": since}
+            self._send(connection, event_packet(RESYNC, failed))
             return
         if truncated:
             metrics.RESYNCS.inc()
             oldest = items[0].notification.cursor if items else since
-            await self.sio.emit(
-                RESYNC, {"reason": "too_many", "since": since, "before": oldest}, to=sid
-            )
+            resync = {"reason": "too_many", "since": since, "before": oldest}
+            self._send(connection, event_packet(RESYNC, resync))
         for item in items:
             note = item.notification
+            if not await self._paced(connection):
+                return
             if note.cursor > connection.delivered:
                 connection.delivered = note.cursor
                 metrics.REPLAYED.inc()
-                await self._emit_notification(sid, note.event, note.to_wire(read=item.read))
+                self._send_one(connection, note.event, note.to_wire(read=item.read))
 
     # -- clients-count and read state -------------------------------------------------
 
@@ -244,8 +273,10 @@ class Dispatcher:
     async def _emit_count_later(self, tenant_id: str) -> None:
         await asyncio.sleep(self.service.settings.clients_count_debounce)
         self._count_due.discard(tenant_id)
-        count = self.registry.tenant_count(tenant_id)
-        await self.sio.emit(CLIENTS_COUNT, {"count": count}, room=f"tenant:{tenant_id}")
+        members = self.registry.of_tenant(tenant_id)
+        packet = event_packet(CLIENTS_COUNT, {"count": len(members)})
+        for connection in members:
+            self._send(connection, packet)
 
     async def _emit_read(self, message: BusMessage) -> None:
         payload = {
@@ -254,6 +285,8 @@ class Dispatcher:
             if key in message
         }
         origin = message.get("origin")
+        packet: Packet | None = None
         for connection in self.registry.of_user(str(message["tenantId"]), str(message["userId"])):
             if connection.sid != origin:
-                await self.sio.emit(NOTIFICATIONS_READ, payload, to=connection.sid)
+                packet = packet or event_packet(NOTIFICATIONS_READ, payload)
+                self._send(connection, packet)

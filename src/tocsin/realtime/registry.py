@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from tocsin.limits import TokenBucket
 from tocsin.models import Audience, Identity, StoredNotification
+from tocsin.realtime.engine import Transport
 
 
 @dataclass(slots=True, eq=False)
@@ -16,6 +17,7 @@ class Connection:
 
     Until ``live`` is set, live notifications wait in ``pending`` so that they reach the
     client after its replay, in cursor order; ``delivered`` is the highest cursor sent.
+    ``transport`` is set once python-socketio has queued the socket's CONNECT.
     """
 
     sid: str
@@ -24,6 +26,7 @@ class Connection:
     live: bool = False
     pending: list[StoredNotification] = field(default_factory=list)
     expiry: asyncio.TimerHandle | None = None
+    transport: Transport | None = None
     events: TokenBucket | None = None
     # Refusals spend these; a socket that runs out keeps flooding and is disconnected.
     strikes: TokenBucket | None = None
@@ -66,6 +69,10 @@ class Registry:
     def tenant_count(self, tenant_id: str) -> int:
         """Sockets of one tenant connected here."""
         return len(self._by_tenant.get(tenant_id, ()))
+
+    def of_tenant(self, tenant_id: str) -> list[Connection]:
+        """The sockets of one tenant (room ``tenant:<id>``)."""
+        return list(self._by_tenant.get(tenant_id, {}).values())
 
     def of_user(self, tenant_id: str, user_id: str) -> list[Connection]:
         """The sockets of one identity."""

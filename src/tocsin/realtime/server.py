@@ -13,6 +13,7 @@ from tocsin.auth.errors import AuthError
 from tocsin.errors import TocsinError, ValidationFailed
 from tocsin.models import Identity
 from tocsin.realtime.dispatcher import Dispatcher
+from tocsin.realtime.engine import SocketServer
 from tocsin.service import NotificationService, parse_cursor
 
 log = logging.getLogger("tocsin.realtime")
@@ -20,10 +21,14 @@ log = logging.getLogger("tocsin.realtime")
 Ack = dict[str, Any]
 
 
-def create_socketio_server(service: NotificationService) -> tuple[socketio.AsyncServer, Dispatcher]:
-    """Build the ``AsyncServer`` with Tocsin's handlers, and the dispatcher that feeds it."""
+def create_socketio_server(service: NotificationService) -> tuple[SocketServer, Dispatcher]:
+    """Build the Socket.IO server with Tocsin's handlers, and the dispatcher that feeds it.
+
+    Rooms ``tenant:<id>`` and ``user:<id>`` are the dispatcher's registry, keyed by the
+    verified identity; python-socketio's own rooms are not used (a client cannot join any).
+    """
     settings = service.settings
-    sio = socketio.AsyncServer(
+    sio = SocketServer(
         async_mode="asgi",
         cors_allowed_origins=settings.cors_origins or None,
         always_connect=False,
@@ -62,8 +67,6 @@ def create_socketio_server(service: NotificationService) -> tuple[socketio.Async
             raise socketio.exceptions.ConnectionRefusedError(
                 "Too many connections", {"reason": "too_many_connections"}
             )
-        await sio.enter_room(sid, f"tenant:{identity.tenant_id}")
-        await sio.enter_room(sid, f"user:{identity.user_id}")
         dispatcher.attach(sid, identity, since_cursor, expires_at=session.expires_at)
 
     async def disconnect(sid: str, reason: Any = None) -> None:

@@ -1,0 +1,210 @@
+"""Tocsin's layer on python-socketio / python-engineio: a guarded transport, linear room
+bookkeeping, and a fan-out that encodes an event once for all its recipients.
+
+python-socketio emits to a room by creating one task per recipient and awaiting them all;
+the dispatcher instead encodes a notification's Engine.IO packet once and puts the same
+packet object on each recipient's send queue, synchronously (``Transport.enqueue``). The
+packet caches its encoding, so every socket writes the same string.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from typing import Any
+
+import engineio
+import socketio
+from engineio import packet as eio_packet
+from engineio.async_drivers.asgi import WebSocket
+from engineio.async_socket import AsyncSocket
+from socketio import packet as sio_packet
+
+from tocsin import metrics
+
+log = logging.getLogger("tocsin.realtime")
+
+NAMESPACE = "/"
+# Engine.IO packet types a client may send over a WebSocket: PING..UPGRADE ("2".."5");
+# "1" is CLOSE. Socket.IO packet types inside a MESSAGE ("4"): 0..4; 5 and 6 are the
+# binary variants, which Tocsin never uses and whose attachments python-socketio would
+# buffer without a bound.
+_CLIENT_EIO_TYPES = frozenset("12345")
+_BINARY_SIO_TYPES = frozenset("56")
+
+
+def frame_refusal(data: object) -> str | None:
+    """Why a WebSocket frame from a client is refused (the connection is then closed)."""
+    if isinstance(data, bytes | bytearray):
+        return "binary_frame"
+    if not isinstance(data, str) or not data:
+        return "empty_frame"
+    if data[0] not in _CLIENT_EIO_TYPES:
+        return "unknown_packet_type"
+    if data[0] == "4" and len(data) > 1 and data[1] in _BINARY_SIO_TYPES:
+        return "binary_packet"
+    return None
+
+
+class GuardedWebSocket(WebSocket):  # type: ignore[misc]
+    """The ASGI WebSocket of python-engineio, refusing frames a Tocsin client never sends.
+
+    python-engineio's reader raises on an empty frame or a non-digit packet type and then
+    leaves the socket registered until its ping times out; a refused frame is reported here
+    as the client going away, which Engine.IO handles as a clean close.
+    """
+
+    async def wait(self) -> Any:
+        """The next frame, or None (closed) when it is refused."""
+        data = await super().wait()
+        reason = frame_refusal(data)
+        if reason is None:
+            return data
+        metrics.ERRORS.labels(f"frame_{reason}").inc()
+        log.info("closing a socket that sent a refused frame (%s)", reason)
+        return None
+
+
+class EngineServer(engineio.AsyncServer):  # type: ignore[misc]
+    """python-engineio's server with :class:`GuardedWebSocket` as its WebSocket transport."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The async driver table is how python-engineio picks its WebSocket class.
+        drivers: dict[str, Any] = getattr(self, "_async")  # noqa: B009 (untyped base)
+        self._async = {**drivers, "websocket": GuardedWebSocket}
+
+
+class RoomManager(socketio.AsyncManager):  # type: ignore[misc]
+    """python-socketio's manager with an index of each socket's rooms.
+
+    The base class finds a leaving socket's rooms by copying and scanning the whole room
+    table, which makes N disconnects cost O(N²); the index makes each one O(its rooms).
+    It also tells waiters when a socket's CONNECT packet has been queued.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._rooms_of: dict[tuple[str, str], set[Any]] = defaultdict(set)
+        self._connected: dict[str, asyncio.Future[bool]] = {}
+
+    def basic_enter_room(self, sid: str, namespace: str, room: Any, eio_sid: Any = None) -> None:
+        """Enter a room (see python-socketio), and index it."""
+        super().basic_enter_room(sid, namespace, room, eio_sid=eio_sid)
+        self._rooms_of[(namespace, sid)].add(room)
+
+    def basic_leave_room(self, sid: str, namespace: str, room: Any) -> None:
+        """Leave a room (see python-socketio), and unindex it."""
+        super().basic_leave_room(sid, namespace, room)
+        rooms = self._rooms_of.get((namespace, sid))
+        if rooms is not None:
+            rooms.discard(room)
+            if not rooms:
+                del self._rooms_of[(namespace, sid)]
+
+    def get_rooms(self, sid: str, namespace: str) -> list[Any]:
+        """The rooms of ``sid`` (not the internal ``None`` room)."""
+        return [room for room in self._rooms_of.get((namespace, sid), ()) if room is not None]
+
+    def basic_disconnect(self, sid: str, namespace: str, **kwargs: Any) -> None:
+        """Leave every room of ``sid`` through the index, then let the base class tidy up."""
+        for room in list(self._rooms_of.get((namespace, sid), ())):
+            self.basic_leave_room(sid, namespace, room)
+        super().basic_disconnect(sid, namespace, **kwargs)
+        self._settle(sid, False)
+
+    def connect(self, sid: str, namespace: str) -> Any:
+        """Mark ``sid`` connected (its CONNECT packet is already queued) and wake waiters."""
+        result = super().connect(sid, namespace)
+        self._settle(sid, True)
+        return result
+
+    async def wait_connected(self, sid: str) -> bool:
+        """True once ``sid``'s CONNECT packet is queued; False if it is refused or gone.
+
+        Bound it with ``asyncio.timeout``: a socket can hang in its connect handler.
+        """
+        if self.is_connected(sid, NAMESPACE):
+            return True
+        if self.eio_sid_from_sid(sid, NAMESPACE) is None:
+            return False
+        waiter = self._connected.get(sid)
+        if waiter is None:
+            waiter = asyncio.get_running_loop().create_future()
+            self._connected[sid] = waiter
+        try:
+            return await asyncio.shield(waiter)
+        finally:
+            if self._connected.get(sid) is waiter:
+                del self._connected[sid]
+
+    def _settle(self, sid: str, connected: bool) -> None:
+        waiter = self._connected.pop(sid, None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(connected)
+
+
+class SocketServer(socketio.AsyncServer):  # type: ignore[misc]
+    """python-socketio's server on :class:`EngineServer` and :class:`RoomManager`."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(client_manager=RoomManager(), **kwargs)
+
+    def _engineio_server_class(self) -> type[EngineServer]:
+        return EngineServer
+
+    @property
+    def rooms(self) -> RoomManager:
+        """The manager, typed."""
+        manager: RoomManager = self.manager
+        return manager
+
+    def transport(self, sid: str) -> Transport | None:
+        """The Engine.IO socket under Socket.IO ``sid``, if it is still open."""
+        eio_sid = self.manager.eio_sid_from_sid(sid, NAMESPACE)
+        socket = self.eio.sockets.get(eio_sid) if eio_sid is not None else None
+        return Transport(socket) if isinstance(socket, AsyncSocket) else None
+
+
+def event_packet(event: str, payload: Any) -> eio_packet.Packet:
+    """One Socket.IO EVENT for the default namespace, ready to share between sockets."""
+    encoded = sio_packet.Packet(sio_packet.EVENT, data=[event, payload]).encode()
+    shared = eio_packet.Packet(eio_packet.MESSAGE, encoded)
+    shared.encode()  # fill the packet's cache once, before any socket's writer reads it
+    return shared
+
+
+class Transport:
+    """Sending side of one Engine.IO socket, without a task per packet."""
+
+    __slots__ = ("socket",)
+
+    def __init__(self, socket: AsyncSocket) -> None:
+        self.socket = socket
+
+    @property
+    def open(self) -> bool:
+        """False once Engine.IO started closing the socket."""
+        return not (self.socket.closed or self.socket.closing)
+
+    def backlog(self) -> int:
+        """Packets queued and not yet written to the client."""
+        size: int = self.socket.queue.qsize()
+        return size
+
+    async def drained(self) -> None:
+        """Return once the writer has taken every queued packet."""
+        await self.socket.queue.join()
+
+    def enqueue(self, packet: eio_packet.Packet) -> bool:
+        """Queue ``packet`` for this socket's writer; False if the socket is closing.
+
+        This is what ``AsyncSocket.send`` does minus its per-call ping check (Engine.IO's
+        service task checks pings on its own) and minus an ``await``: the queue is
+        unbounded, so a put never waits.
+        """
+        if not self.open:
+            return False
+        self.socket.queue.put_nowait(packet)
+        return True
