@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -20,25 +19,28 @@ from sqlalchemy import (
     func,
     or_,
     select,
-    update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection as SyncConnection
-from sqlalchemy.engine import Row
+from sqlalchemy.engine import Engine, Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from tocsin.models import Audience, Identity, StoredNotification
 from tocsin.store.base import Draft, InboxItem, Store, StoreResult
+from tocsin.store.sql_insert import (
+    SEQUENCE_NAME,
+    WRITE_OPTION,
+    SqliteWriter,
+    insert_drafts,
+    sqlite_writer,
+)
 from tocsin.store.sql_records import RecordQueries, as_utc
 from tocsin.store.tables import cursor_sequence, notifications, read_receipts, user_state
-
-SEQUENCE_NAME = "notifications"
-_WRITE = "tocsin_write"
 
 n = notifications.c
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def _configure_sqlite(engine: Engine) -> None:
     """Take over SQLite transactions so that writers start with ``BEGIN IMMEDIATE``.
 
     pysqlite's own transaction handling starts a transaction only at the first write,
@@ -46,7 +48,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     with no retry). Writers that take the write lock up front simply wait their turn.
     """
 
-    @event.listens_for(engine.sync_engine, "connect")
+    @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
@@ -56,9 +58,9 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(engine, "begin")
     def _on_begin(conn: SyncConnection) -> None:
-        immediate = conn.get_execution_options().get(_WRITE, False)
+        immediate = conn.get_execution_options().get(WRITE_OPTION, False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
@@ -131,6 +133,7 @@ class SqlStore(RecordQueries, Store):
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         self._queued: list[tuple[list[Draft], asyncio.Future[list[StoreResult]]]] = []
         self._committer: asyncio.Task[None] | None = None
+        self._sqlite_writer: SqliteWriter | None = None
 
     @property
     def engine(self) -> AsyncEngine:
@@ -148,7 +151,8 @@ class SqlStore(RecordQueries, Store):
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
         engine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
-            _configure_sqlite(engine)
+            _configure_sqlite(engine.sync_engine)
+            self._sqlite_writer = sqlite_writer(self.url, _configure_sqlite)
         self._engine = engine
         if migrate:
             from tocsin.store.migrate import upgrade
@@ -160,6 +164,9 @@ class SqlStore(RecordQueries, Store):
         if self._engine is not None:
             await self._engine.dispose()
             self._engine = None
+        if self._sqlite_writer is not None:
+            await asyncio.to_thread(self._sqlite_writer.close)
+            self._sqlite_writer = None
 
     async def ping(self) -> None:
         """Run a trivial query."""
@@ -173,7 +180,7 @@ class SqlStore(RecordQueries, Store):
                 yield conn
             return
         async with self._write_lock, self.engine.connect() as raw:
-            conn = await raw.execution_options(**{_WRITE: True})
+            conn = await raw.execution_options(**{WRITE_OPTION: True})
             async with conn.begin():
                 yield conn
 
@@ -232,91 +239,13 @@ class SqlStore(RecordQueries, Store):
                 start += len(drafts)
 
     async def _insert_now(self, drafts: Sequence[Draft]) -> list[StoreResult]:
+        if self._sqlite_writer is not None:
+            assert self._write_lock is not None
+            async with self._write_lock:
+                return await self._sqlite_writer.insert(drafts)
         async with self._writing() as conn:
-            # Locking the counter first serialises publishers, which makes the
-            # duplicate checks below race-free and hands out cursors in commit order.
-            current = (
-                await conn.execute(
-                    select(cursor_sequence.c.value)
-                    .where(cursor_sequence.c.name == SEQUENCE_NAME)
-                    .with_for_update()
-                )
-            ).scalar_one()
-            by_id, by_key = await self._existing(conn, drafts)
-            results: list[StoreResult] = []
-            rows: list[dict[str, Any]] = []
-            accepted_at = datetime.now(UTC)
-            for draft in drafts:
-                earlier = None
-                if draft.idempotency_key is not None:
-                    earlier = by_key.get((draft.id_scope, draft.idempotency_key))
-                    if earlier is not None:
-                        same = earlier[2] == draft.request_hash
-                        results.append(StoreResult(earlier[0], earlier[1], False, not same))
-                        continue
-                earlier = by_id.get((draft.id_scope, draft.id))
-                if earlier is not None:
-                    results.append(StoreResult(earlier[0], earlier[1], False))
-                    continue
-                current += 1
-                entry = (draft.id, current, draft.request_hash)
-                by_id[(draft.id_scope, draft.id)] = entry
-                if draft.idempotency_key is not None:
-                    by_key[(draft.id_scope, draft.idempotency_key)] = entry
-                rows.append(
-                    {
-                        "cursor": current,
-                        "public_id": draft.id,
-                        "id_scope": draft.id_scope,
-                        "event": draft.event,
-                        "audience": draft.audience.value,
-                        "tenant_id": draft.tenant_id,
-                        "user_id": draft.user_id,
-                        "payload": draft.fields,
-                        "created_at": draft.timestamp.astimezone(UTC),
-                        "accepted_at": accepted_at,
-                        "idempotency_key": draft.idempotency_key,
-                        "request_hash": draft.request_hash,
-                    }
-                )
-                results.append(StoreResult(draft.id, current, True))
-            if rows:
-                await conn.execute(notifications.insert(), rows)
-                await conn.execute(
-                    update(cursor_sequence)
-                    .where(cursor_sequence.c.name == SEQUENCE_NAME)
-                    .values(value=current)
-                )
-        return results
-
-    async def _existing(
-        self, conn: AsyncConnection, drafts: Sequence[Draft]
-    ) -> tuple[dict[tuple[str, str], tuple[str, int, str | None]], ...]:
-        ids: dict[str, set[str]] = defaultdict(set)
-        keys: dict[str, set[str]] = defaultdict(set)
-        for draft in drafts:
-            ids[draft.id_scope].add(draft.id)
-            if draft.idempotency_key is not None:
-                keys[draft.id_scope].add(draft.idempotency_key)
-        by_id: dict[tuple[str, str], tuple[str, int, str | None]] = {}
-        by_key: dict[tuple[str, str], tuple[str, int, str | None]] = {}
-        for scope, wanted in ids.items():
-            found = await conn.execute(
-                select(n.public_id, n.cursor, n.request_hash).where(
-                    n.id_scope == scope, n.public_id.in_(wanted)
-                )
-            )
-            for public_id, cursor, request_hash in found:
-                by_id[(scope, public_id)] = (public_id, int(cursor), request_hash)
-        for scope, wanted in keys.items():
-            keyed = await conn.execute(
-                select(n.idempotency_key, n.public_id, n.cursor, n.request_hash).where(
-                    n.id_scope == scope, n.idempotency_key.in_(wanted)
-                )
-            )
-            for key, public_id, cursor, request_hash in keyed:
-                by_key[(scope, key)] = (public_id, int(cursor), request_hash)
-        return by_id, by_key
+            stored: list[StoreResult] = await conn.run_sync(insert_drafts, drafts)
+            return stored
 
     async def max_cursor(self) -> int:
         """The counter's value: every cursor up to it is committed."""

@@ -1,0 +1,157 @@
+"""Storing notifications: one synchronous routine, run on PostgreSQL through SQLAlchemy's
+asyncio bridge and on SQLite in a writer thread of its own.
+
+aiosqlite hands every statement, fetch and cursor close to its thread and back (about
+twenty hops for one publish); a whole transaction run in one thread call costs one hop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, select, update
+from sqlalchemy.engine import make_url
+
+from tocsin.store.base import Draft, StoreResult
+from tocsin.store.tables import cursor_sequence, notifications
+
+SEQUENCE_NAME = "notifications"
+WRITE_OPTION = "tocsin_write"
+
+n = notifications.c
+
+
+def insert_drafts(conn: Connection, drafts: Sequence[Draft]) -> list[StoreResult]:
+    """Store ``drafts`` in the caller's write transaction; see :meth:`Store.insert`."""
+    # Locking the counter first serialises publishers, which makes the
+    # duplicate checks below race-free and hands out cursors in commit order.
+    current = (
+        conn.execute(
+            select(cursor_sequence.c.value)
+            .where(cursor_sequence.c.name == SEQUENCE_NAME)
+            .with_for_update()
+        )
+    ).scalar_one()
+    by_id, by_key = _existing(conn, drafts)
+    results: list[StoreResult] = []
+    rows: list[dict[str, Any]] = []
+    accepted_at = datetime.now(UTC)
+    for draft in drafts:
+        earlier = None
+        if draft.idempotency_key is not None:
+            earlier = by_key.get((draft.id_scope, draft.idempotency_key))
+            if earlier is not None:
+                same = earlier[2] == draft.request_hash
+                results.append(StoreResult(earlier[0], earlier[1], False, not same))
+                continue
+        earlier = by_id.get((draft.id_scope, draft.id))
+        if earlier is not None:
+            results.append(StoreResult(earlier[0], earlier[1], False))
+            continue
+        current += 1
+        entry = (draft.id, current, draft.request_hash)
+        by_id[(draft.id_scope, draft.id)] = entry
+        if draft.idempotency_key is not None:
+            by_key[(draft.id_scope, draft.idempotency_key)] = entry
+        rows.append(
+            {
+                "cursor": current,
+                "public_id": draft.id,
+                "id_scope": draft.id_scope,
+                "event": draft.event,
+                "audience": draft.audience.value,
+                "tenant_id": draft.tenant_id,
+                "user_id": draft.user_id,
+                "payload": draft.fields,
+                "created_at": draft.timestamp.astimezone(UTC),
+                "accepted_at": accepted_at,
+                "idempotency_key": draft.idempotency_key,
+                "request_hash": draft.request_hash,
+            }
+        )
+        results.append(StoreResult(draft.id, current, True))
+    if rows:
+        conn.execute(notifications.insert(), rows)
+        conn.execute(
+            update(cursor_sequence)
+            .where(cursor_sequence.c.name == SEQUENCE_NAME)
+            .values(value=current)
+        )
+    return results
+
+
+def _existing(
+    conn: Connection, drafts: Sequence[Draft]
+) -> tuple[dict[tuple[str, str], tuple[str, int, str | None]], ...]:
+    ids: dict[str, set[str]] = defaultdict(set)
+    keys: dict[str, set[str]] = defaultdict(set)
+    for draft in drafts:
+        ids[draft.id_scope].add(draft.id)
+        if draft.idempotency_key is not None:
+            keys[draft.id_scope].add(draft.idempotency_key)
+    by_id: dict[tuple[str, str], tuple[str, int, str | None]] = {}
+    by_key: dict[tuple[str, str], tuple[str, int, str | None]] = {}
+    for scope, wanted in ids.items():
+        found = conn.execute(
+            select(n.public_id, n.cursor, n.request_hash).where(
+                n.id_scope == scope, n.public_id.in_(wanted)
+            )
+        )
+        for public_id, cursor, request_hash in found:
+            by_id[(scope, public_id)] = (public_id, int(cursor), request_hash)
+    for scope, wanted in keys.items():
+        keyed = conn.execute(
+            select(n.idempotency_key, n.public_id, n.cursor, n.request_hash).where(
+                n.id_scope == scope, n.idempotency_key.in_(wanted)
+            )
+        )
+        for key, public_id, cursor, request_hash in keyed:
+            by_key[(scope, key)] = (public_id, int(cursor), request_hash)
+    return by_id, by_key
+
+
+class SqliteWriter:
+    """A synchronous SQLite engine used by one thread, for ``insert_drafts`` only."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tocsin-sqlite")
+
+    @staticmethod
+    def sync_url(async_url: str) -> str | None:
+        """The pysqlite URL of the same database file; None for an in-memory database."""
+        url = make_url(async_url)
+        if not url.database or url.database == ":memory:" or "mode=memory" in str(url):
+            return None
+        return url.set(drivername="sqlite").render_as_string(hide_password=False)
+
+    async def insert(self, drafts: Sequence[Draft]) -> list[StoreResult]:
+        """Run :func:`insert_drafts` in a ``BEGIN IMMEDIATE`` transaction on the thread."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._thread, self._insert, drafts)
+
+    def _insert(self, drafts: Sequence[Draft]) -> list[StoreResult]:
+        with self.engine.connect() as raw:
+            conn = raw.execution_options(**{WRITE_OPTION: True})
+            with conn.begin():
+                return insert_drafts(conn, drafts)
+
+    def close(self) -> None:
+        """Stop the thread and close the connection."""
+        self._thread.shutdown(wait=True)
+        self.engine.dispose()
+
+
+def sqlite_writer(async_url: str, configure: Any) -> SqliteWriter | None:
+    """A writer for the file behind ``async_url`` (``configure`` sets its pragmas)."""
+    url = SqliteWriter.sync_url(async_url)
+    if url is None:
+        return None
+    engine = create_engine(url)
+    configure(engine)
+    return SqliteWriter(engine)
