@@ -6,7 +6,8 @@ import asyncio
 import json
 import subprocess
 import sys
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import httpx
 
@@ -104,11 +105,13 @@ async def test_an_imminent_deadline_alerts_its_user_live(
     client = Client(server.url, "alice", "firm-a")
     await client.connect()
     try:
-        tomorrow = (datetime.now(UTC).astimezone() + timedelta(days=1)).date().isoformat()
+        # Tomorrow where the deadline's days are counted (between 23:00 and 00:00 UTC the
+        # machine's date is already "today" in Paris).
+        tomorrow = (datetime.now(ZoneInfo("Europe/Paris")) + timedelta(days=1)).date().isoformat()
         response = await http.put("/api/v1/deadlines/oqtf-1", json=body(tomorrow), headers=ADMIN)
         assert response.status_code == 201 and len(response.json()["alerted"]) == 1
         [alert] = await client.wait_notifications(1)
-        assert alert["urgency"] in {"critical", "urgent"}  # 1 day left in Europe/Paris (or 2)
+        assert alert["urgency"] in {"critical", "urgent"}  # 1 day left in Europe/Paris
         assert set(alert) == {
             "id",
             "dossierNumber",
@@ -129,7 +132,6 @@ async def test_an_imminent_deadline_alerts_its_user_live(
 
 def paris_morning(day: date, hour: int = 9) -> str:
     """An explicit clock for `tocsin deadlines check --now` (Paris offset of that day)."""
-    from zoneinfo import ZoneInfo
 
     return datetime(day.year, day.month, day.day, hour, tzinfo=ZoneInfo("Europe/Paris")).isoformat()
 

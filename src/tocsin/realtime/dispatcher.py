@@ -29,6 +29,7 @@ from tocsin.service import NotificationService
 log = logging.getLogger("tocsin.realtime")
 
 FETCH_BATCH = 500
+FANOUT_CHUNK = 500
 # How long a new socket may stay "pre-connected" before we give up on it.
 _CONNECT_WAIT = 10.0
 # A replay waits this long for its socket to take half a backlog before sending more.
@@ -101,19 +102,22 @@ class Dispatcher:
             batch = await self.service.fetch_after(self.cursor, FETCH_BATCH)
             for note in batch:
                 self.cursor = note.cursor
-                self._fan_out(note)
+                await self._fan_out(note)
                 if note.accepted_at is not None:
                     lag = datetime.now(UTC) - note.accepted_at
                     metrics.PUBLISH_TO_EMIT.observe(max(0.0, lag.total_seconds()))
             if len(batch) < FETCH_BATCH:
                 return
 
-    def _fan_out(self, note: StoredNotification) -> None:
-        # Synchronous on purpose: the fan-out of one notification is one step of the event
-        # loop, encoded once, with no task per recipient.
+    async def _fan_out(self, note: StoredNotification) -> None:
+        # Encoded once, queued without a task per recipient; every FANOUT_CHUNK recipients
+        # the loop yields so that writers start sending (the first sockets of a 10,000-socket
+        # broadcast need not wait for the last to be queued).
         packet: Packet | None = None
         sent = 0
-        for connection in self.registry.recipients(note):
+        for position, connection in enumerate(self.registry.recipients(note), 1):
+            if position % FANOUT_CHUNK == 0:
+                await asyncio.sleep(0)
             if not connection.live:
                 connection.pending.append(note)
                 continue

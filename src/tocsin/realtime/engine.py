@@ -108,10 +108,16 @@ class RoomManager(socketio.AsyncManager):  # type: ignore[misc]
         return [room for room in self._rooms_of.get((namespace, sid), ()) if room is not None]
 
     def basic_disconnect(self, sid: str, namespace: str, **kwargs: Any) -> None:
-        """Leave every room of ``sid`` through the index, then let the base class tidy up."""
+        """Forget ``sid``: what the base class does, with its rooms found through the index."""
         for room in list(self._rooms_of.get((namespace, sid), ())):
             self.basic_leave_room(sid, namespace, room)
-        super().basic_disconnect(sid, namespace, **kwargs)
+        self.callbacks.pop(sid, None)
+        for pending in (self.pending_connect, self.pending_disconnect):
+            waiting = pending.get(namespace)
+            if waiting is not None and sid in waiting:
+                waiting.remove(sid)
+                if not waiting:
+                    del pending[namespace]
         self._settle(sid, False)
 
     def connect(self, sid: str, namespace: str) -> Any:
