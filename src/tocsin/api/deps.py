@@ -14,10 +14,15 @@ from tocsin.models import Identity
 from tocsin.service import NotificationService
 
 
-def get_service(request: Request) -> NotificationService:
+def service_of(request: Request) -> NotificationService:
     """The node's service, set up by the app's lifespan."""
     service: NotificationService = request.app.state.service
     return service
+
+
+async def get_service(request: Request) -> NotificationService:
+    """Dependency form of :func:`service_of` (async: FastAPI runs sync ones in a thread)."""
+    return service_of(request)
 
 
 ServiceDep = Annotated[NotificationService, Depends(get_service)]
@@ -52,7 +57,7 @@ async def json_body(request: Request, *, required: bool = True) -> Any:
         PayloadTooLarge: over ``TOCSIN_MAX_BODY_BYTES``.
         BadRequest: not JSON.
     """
-    limit = get_service(request).settings.max_body_bytes
+    limit = service_of(request).settings.max_body_bytes
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"body is over {limit} bytes", field="body")
