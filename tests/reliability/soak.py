@@ -290,6 +290,20 @@ def _raise_fd_limit(needed: int) -> tuple[int, int]:
     return resource.getrlimit(resource.RLIMIT_NOFILE)
 
 
+def gc_pauses(url: str) -> dict[str, tuple[int, float]]:
+    """Collections and their total pause (ms) by generation, from the node's ``/metrics``."""
+    counts: dict[str, float] = {}
+    totals: dict[str, float] = {}
+    text = httpx.get(f"{url}/metrics", timeout=30).text
+    for line in text.splitlines():
+        for suffix, into in (("_count", counts), ("_sum", totals)):
+            prefix = f'tocsin_gc_pause_seconds{suffix}{{generation="'
+            if line.startswith(prefix):
+                generation, value = line[len(prefix) :].split('"} ')
+                into[generation] = float(value)
+    return {g: (int(counts[g]), totals.get(g, 0.0) * 1000) for g in counts}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the soak; returns the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -347,6 +361,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         traffic = asyncio.run(_publish_and_sample(node, pid, connections, args.duration, args.rate))
         samples, published = traffic.samples, traffic.published
+        collections = gc_pauses(node.url)
         stop.set()
         outcomes = [pipe.recv() for pipe in pipes]
         for process in workers:
@@ -400,6 +415,13 @@ def main(argv: list[str] | None = None) -> int:
         f"max {lags[-1]:.1f} ms"
     )
     print(
+        "garbage collections: "
+        + ", ".join(
+            f"generation {gen}: {count} ({total_ms / max(count, 1):.1f} ms each on average)"
+            for gen, (count, total_ms) in sorted(collections.items())
+        )
+    )
+    print(
         f"delivery: {len(published)} published ({len(traffic.uncertain)} timed out, refused "
         f"{traffic.failed or 0}), {churned} reconnections; lost {lost}, duplicated "
         f"{duplicated}, leaked {leaked}; connect retries {dict(errors) or 0}"
@@ -438,6 +460,10 @@ def main(argv: list[str] | None = None) -> int:
             "healthz_ms_p50": round(statistics.median(lags), 1),
             "healthz_ms_p99": round(p99, 1),
             "healthz_ms_max": round(lags[-1], 1),
+            "gc_collections": {
+                gen: {"count": count, "mean_ms": round(total_ms / max(count, 1), 2)}
+                for gen, (count, total_ms) in sorted(collections.items())
+            },
             "samples": [vars(s) for s in samples],
         },
     ).write()
