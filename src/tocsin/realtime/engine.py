@@ -120,9 +120,9 @@ class RoomManager(socketio.AsyncManager):  # type: ignore[misc]
                     del pending[namespace]
         self._settle(sid, False)
 
-    def connect(self, sid: str, namespace: str) -> Any:
+    async def connect(self, sid: str, namespace: str) -> Any:
         """Mark ``sid`` connected (its CONNECT packet is already queued) and wake waiters."""
-        result = super().connect(sid, namespace)
+        result = await super().connect(sid, namespace)
         self._settle(sid, True)
         return result
 

@@ -1,0 +1,57 @@
+"""Tocsin's layer on python-socketio: frame guard, room index, CONNECT waiters, shared packets."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from tocsin.realtime.engine import NAMESPACE, SocketServer, event_packet, frame_refusal
+
+
+@pytest.mark.parametrize(
+    ("frame", "reason"),
+    [
+        ("", "empty_frame"),
+        (b"\x00\x01", "binary_frame"),
+        ("x", "unknown_packet_type"),
+        ("0{}", "unknown_packet_type"),  # OPEN comes from the server only
+        ('451-["mark-read",{"_placeholder":true,"num":0}]', "binary_packet"),
+        ("46", "binary_packet"),
+        ("2", None),  # PING
+        ("3", None),  # PONG
+        ('42["mark-read",{"ids":["a"]}]', None),
+        ("40", None),  # Socket.IO CONNECT
+    ],
+)
+def test_frames_a_client_never_sends_are_refused(frame: str | bytes, reason: str | None) -> None:
+    assert frame_refusal(frame) == reason
+
+
+def test_an_event_is_encoded_once_as_socket_io_expects() -> None:
+    packet = event_packet("email-received", {"subject": "Écrit", "n": 1})
+    encoded = packet.encode()
+    assert encoded.startswith('42["email-received",')
+    assert json.loads(encoded[2:]) == ["email-received", {"subject": "Écrit", "n": 1}]
+    assert packet.encode() is encoded  # every socket's writer gets the same string
+
+
+async def test_disconnect_leaves_every_room_and_settles_waiters() -> None:
+    server = SocketServer(async_mode="asgi")
+    rooms = server.rooms
+    sids = [await rooms.pre_connect(f"eio-{i}", NAMESPACE) for i in range(3)]
+    for sid in sids:
+        await rooms.enter_room(sid, NAMESPACE, "tenant:a")
+    waiter = asyncio.ensure_future(rooms.wait_connected(sids[0]))
+    await asyncio.sleep(0)
+    await rooms.connect(sids[1], NAMESPACE)
+    assert await rooms.wait_connected(sids[1]) is True
+    await rooms.disconnect(sids[0], NAMESPACE)
+    assert await asyncio.wait_for(waiter, 1) is False
+    assert sids[0] not in dict(rooms.get_participants(NAMESPACE, "tenant:a"))
+    assert rooms.get_rooms(sids[2], NAMESPACE) and "tenant:a" in rooms.get_rooms(sids[2], NAMESPACE)
+    for sid in sids[1:]:
+        await rooms.disconnect(sid, NAMESPACE)
+    assert rooms.rooms == {}  # nothing left behind, not even the namespace
+    assert rooms.pending_connect == {}
