@@ -30,6 +30,8 @@ def make_settings(database_url: str, **extra: object) -> Settings:
         "admin_key": ADMIN_KEY,
         "clients_count_debounce": 0.05,
         "log_level": "warning",
+        # These servers run inside pytest's process: freezing would freeze pytest's objects.
+        "gc_freeze": False,
     }
     values.update(extra)
     return Settings(**values)  # type: ignore[arg-type]
