@@ -7,6 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -48,6 +49,11 @@ class RefuseNulInUrl:
         await self.app(scope, receive, send)
 
 
+def _unreachable(exc: DBAPIError) -> bool:
+    """A lost or refused database connection, as opposed to a bad statement."""
+    return exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Map service errors, validation errors and Starlette's own errors to JSON bodies."""
 
@@ -82,6 +88,16 @@ def install_error_handlers(app: FastAPI) -> None:
             status_code=exc.status_code,
             headers=getattr(exc, "headers", None),
         )
+
+    @app.exception_handler(DBAPIError)
+    async def _database(_request: Request, exc: DBAPIError) -> JSONResponse:
+        if not _unreachable(exc):
+            log.exception("database error", exc_info=exc)
+            return JSONResponse({"error": "internal_error", "message": "internal error"}, 500)
+        # The database is down or restarting: nothing was stored, a retry will do.
+        log.warning("database unreachable: %s", type(exc.orig).__name__)
+        body = {"error": "store_unavailable", "message": "the database is unreachable; retry"}
+        return JSONResponse(body, status_code=503, headers={"Retry-After": "1"})
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
