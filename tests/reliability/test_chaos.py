@@ -289,7 +289,7 @@ async def _chaos(
         assert phase["out_of_order"] == 0, phase
     assert final["resyncs"] == 0, final
     # While the database restarts a publish is refused with 503 (retry), never a bare 500.
-    assert "500" not in run.publisher.statuses, dict(run.publisher.statuses)
+    assert "500" not in run.publisher.statuses, (dict(run.publisher.statuses), node.stderr())
     assert ready == 200, node.stderr()
 
 

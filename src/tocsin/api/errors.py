@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from asyncpg.exceptions import CannotConnectNowError, PostgresConnectionError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -49,9 +50,11 @@ class RefuseNulInUrl:
         await self.app(scope, receive, send)
 
 
-def _unreachable(exc: DBAPIError) -> bool:
+def _unreachable(exc: Exception) -> bool:
     """A lost or refused database connection, as opposed to a bad statement."""
-    return exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
+    if isinstance(exc, DBAPIError):
+        return exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
+    return True
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -89,15 +92,19 @@ def install_error_handlers(app: FastAPI) -> None:
             headers=getattr(exc, "headers", None),
         )
 
-    @app.exception_handler(DBAPIError)
-    async def _database(_request: Request, exc: DBAPIError) -> JSONResponse:
+    async def _database(_request: Request, exc: Exception) -> JSONResponse:
         if not _unreachable(exc):
             log.exception("database error", exc_info=exc)
             return JSONResponse({"error": "internal_error", "message": "internal error"}, 500)
         # The database is down or restarting: nothing was stored, a retry will do.
-        log.warning("database unreachable: %s", type(exc.orig).__name__)
+        log.warning("database unreachable: %s: %s", type(exc).__name__, exc)
         body = {"error": "store_unavailable", "message": "the database is unreachable; retry"}
         return JSONResponse(body, status_code=503, headers={"Retry-After": "1"})
+
+    # Connecting is not wrapped by SQLAlchemy: a refused or reset connection, or PostgreSQL
+    # still starting up, reaches here as the driver's or the OS's own exception.
+    for kind in (DBAPIError, ConnectionError, PostgresConnectionError, CannotConnectNowError):
+        app.add_exception_handler(kind, _database)
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
