@@ -50,7 +50,7 @@ js-test: $(JS)/node_modules/.package-lock.json ## typecheck and unit-test the br
 demo: $(BIN)/tocsin web ## run the demo law firm on http://127.0.0.1:8000
 	$(BIN)/tocsin demo
 
-test: $(VENV)/.test-deps compat-deps web js-test ## install test dependencies and run every test
+test: $(VENV)/.test-deps compat-deps bench-deps web js-test ## install test dependencies and run every test
 	$(BIN)/pytest
 
 lint: $(VENV)/.test-deps ## ruff and mypy --strict

@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 from bench.servers import node_missing
 
+from tests.helpers import require_service
+
 ROOT = Path(__file__).resolve().parents[2]
 FIGURES = {
     "connect_200_per_s",
@@ -70,5 +72,5 @@ def test_quick_tocsin_half(tmp_path: Path) -> None:
 def test_quick_node_half(tmp_path: Path) -> None:
     missing = node_missing()
     if missing:
-        pytest.skip(f"Node reference server unavailable: {missing} (make bench-deps)")
+        require_service("Node reference server", f"{missing} (make bench-deps)")
     assert_figures(run_quick("node", tmp_path / "node.json"), "node")
