@@ -9,6 +9,7 @@ import asyncpg
 import httpx
 import pytest
 
+from tests.cluster import RedisProcess
 from tests.helpers import ADMIN_KEY, JWT_SECRET, PG_ADMIN_URL, ServerThread, require_service
 from tocsin.config import Settings
 
@@ -86,3 +87,14 @@ def store_url(request: pytest.FixtureRequest, sqlite_url: str) -> str:
         return sqlite_url
     url: str = request.getfixturevalue("postgres_url")
     return url
+
+
+@pytest.fixture
+def redis(tmp_path: Path) -> Iterator[RedisProcess]:
+    """A Redis server of the test's own (the cluster and chaos tests kill and restart it)."""
+    server = RedisProcess(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -27,7 +27,6 @@ import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -51,16 +50,6 @@ TENANT = "firm-chaos"
 STEP = 40  # notifications published between two faults (about a second at 40/s)
 SLOW = os.environ.get("TOCSIN_SLOW") == "1"
 SYSTEM_CLUSTERS = sorted(os.listdir("/etc/postgresql")) if os.path.isdir("/etc/postgresql") else []
-
-
-@pytest.fixture
-def redis(tmp_path: Path) -> Iterator[RedisProcess]:
-    server = RedisProcess(tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

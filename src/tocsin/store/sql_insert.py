@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -147,7 +147,7 @@ class SqliteWriter:
         self.engine.dispose()
 
 
-def sqlite_writer(async_url: str, configure: Any) -> SqliteWriter | None:
+def sqlite_writer(async_url: str, configure: Callable[[Engine], None]) -> SqliteWriter | None:
     """A writer for the file behind ``async_url`` (``configure`` sets its pragmas)."""
     url = SqliteWriter.sync_url(async_url)
     if url is None:
