@@ -21,6 +21,7 @@ import uvicorn
 from tocsin.app import create_app
 from tocsin.auth.jwt import mint_jwt
 from tocsin.config import Settings
+from tocsin.serving import uvicorn_options
 
 JWT_SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789"
 ADMIN_KEY = "test-admin-key-0123456789abcdef"
@@ -66,9 +67,9 @@ class ServerThread:
     def start(self) -> None:
         """Start and wait until the lifespan has completed."""
         self.app = self.app_factory()
-        config = uvicorn.Config(
-            self.app, log_level="warning", lifespan="on", timeout_graceful_shutdown=2
-        )
+        options = uvicorn_options(self.settings)
+        options.update(log_level="warning", timeout_graceful_shutdown=2)
+        config = uvicorn.Config(self.app, **options)
         server = uvicorn.Server(config)
         # A duplicate descriptor: uvicorn closes what it is given, the port stays ours.
         sock = self.sock.dup()

@@ -33,17 +33,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from tocsin.app import create_app
+    from tocsin.serving import uvicorn_options
 
     settings = _settings(args)
     workers = args.workers or settings.workers
-    config: dict[str, Any] = {
-        "log_level": settings.log_level,
-        "lifespan": "on",
-        # uvicorn closes WebSockets (1012, service restart) as soon as it stops accepting;
-        # clients reconnect elsewhere while in-flight requests drain within this bound.
-        "timeout_graceful_shutdown": settings.shutdown_timeout,
-        "ws_per_message_deflate": settings.websocket_compression,
-    }
+    config = uvicorn_options(settings)
     if args.fd is not None and workers == 1:
         # uvicorn's own fd= takes every inherited socket for a UNIX socket, so TCP_NODELAY
         # is never set and each small response waits ~40 ms for a delayed ACK. A socket

@@ -74,6 +74,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     import uvicorn
 
     from tocsin.demo.data import TENANT_NAME
+    from tocsin.serving import uvicorn_options
 
     with contextlib.ExitStack() as stack:
         url = args.database_url
@@ -92,13 +93,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         )
         if args.interval > 0:
             print(f"  a notification about every {args.interval:g} s; Ctrl+C to stop")
-        uvicorn.run(
-            app,
-            host=settings.host,
-            port=settings.port,
-            log_level=settings.log_level if settings.log_level != "info" else "warning",
-            lifespan="on",
-        )
+        options = uvicorn_options(settings)
+        options["log_level"] = settings.log_level if settings.log_level != "info" else "warning"
+        uvicorn.run(app, host=settings.host, port=settings.port, **options)
     return 0
 
 

@@ -1,27 +1,30 @@
-"""Tocsin's layer on python-socketio / python-engineio: a guarded transport, linear room
-bookkeeping, and a fan-out that encodes an event once for all its recipients.
+"""Tocsin's layer on python-socketio / python-engineio: a guarded transport, sockets that
+write without a task (:mod:`tocsin.realtime.eiosocket`), linear room bookkeeping, and a
+fan-out that encodes and frames an event once for all its recipients.
 
 python-socketio emits to a room by creating one task per recipient and awaiting them all;
-the dispatcher instead encodes a notification's Engine.IO packet once and puts the same
-packet object on each recipient's send queue, synchronously (``Transport.enqueue``). The
-packet caches its encoding, so every socket writes the same string.
+the dispatcher instead builds a notification's WebSocket frame once (``event_packet``) and
+hands the same bytes to each recipient's socket, synchronously (``EngineSocket.enqueue``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import defaultdict
 from typing import Any
 
 import engineio
 import socketio
+from engineio import exceptions as eio_exceptions
 from engineio import packet as eio_packet
 from engineio.async_drivers.asgi import WebSocket
-from engineio.async_socket import AsyncSocket
 from socketio import packet as sio_packet
 
 from tocsin import metrics
+from tocsin.realtime.eiosocket import EngineSocket, SharedPacket
+from tocsin.realtime.wsprotocol import link_of
 
 log = logging.getLogger("tocsin.realtime")
 
@@ -52,8 +55,16 @@ class GuardedWebSocket(WebSocket):  # type: ignore[misc]
 
     python-engineio's reader raises on an empty frame or a non-digit packet type and then
     leaves the socket registered until its ping times out; a refused frame is reported here
-    as the client going away, which Engine.IO handles as a clean close.
+    as the client going away, which Engine.IO handles as a clean close. It also carries the
+    connection's link, when the ASGI server offers one, to :class:`EngineSocket`.
     """
+
+    link: Any = None
+
+    async def __call__(self, environ: dict[str, Any]) -> Any:
+        """Accept the WebSocket and run Engine.IO's handler on it."""
+        self.link = link_of(environ["asgi.scope"])
+        return await super().__call__(environ)
 
     async def wait(self) -> Any:
         """The next frame, or None (closed) when it is refused."""
@@ -67,13 +78,94 @@ class GuardedWebSocket(WebSocket):  # type: ignore[misc]
 
 
 class EngineServer(engineio.AsyncServer):  # type: ignore[misc]
-    """python-engineio's server with :class:`GuardedWebSocket` as its WebSocket transport."""
+    """python-engineio's server on :class:`GuardedWebSocket` and :class:`EngineSocket`."""
+
+    start_service_task: bool
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # The async driver table is how python-engineio picks its WebSocket class.
         drivers: dict[str, Any] = getattr(self, "_async")  # noqa: B009 (untyped base)
         self._async = {**drivers, "websocket": GuardedWebSocket}
+
+    async def _handle_connect(
+        self, environ: dict[str, Any], transport: str, jsonp_index: Any = None
+    ) -> Any:
+        # python-engineio's handshake, step for step, with an EngineSocket: the base class
+        # builds its socket class by name and has no hook to choose another.
+        self._start_service()
+        sid = self.generate_id()
+        socket = EngineSocket(self, sid)
+        self.sockets[sid] = socket
+        await socket.send(self._open_packet(sid, transport))
+        refusal = await self._trigger_event("connect", sid, environ, run_async=False)
+        if refusal is not None and refusal is not True:
+            del self.sockets[sid]
+            return self._unauthorized(refusal or None)
+        socket.schedule_ping()
+        if transport == "websocket":
+            response = await socket.handle_get_request(environ)
+            if socket.closed:
+                self.sockets.pop(sid, None)
+            return response
+        socket.connected = True
+        try:
+            packets = await socket.poll()
+        except eio_exceptions.QueueEmpty:
+            return self._bad_request()
+        return self._ok(packets, headers=self._cookie_headers(sid), jsonp_index=jsonp_index)
+
+    def _cookie_headers(self, sid: str) -> list[tuple[str, str]] | None:
+        if not self.cookie:
+            return None
+        options = (
+            self.cookie
+            if isinstance(self.cookie, dict)
+            else {"name": self.cookie, "path": "/", "SameSite": "Lax"}
+        )
+        return [("Set-Cookie", self._generate_sid_cookie(sid, options))]
+
+    def _open_packet(self, sid: str, transport: str) -> eio_packet.Packet:
+        return eio_packet.Packet(
+            eio_packet.OPEN,
+            {
+                "sid": sid,
+                "upgrades": self._upgrades(sid, transport),
+                "pingTimeout": int(self.ping_timeout * 1000),
+                "pingInterval": int(self.ping_interval + self.ping_interval_grace_period) * 1000,
+                "maxPayload": self.max_http_buffer_size,
+            },
+        )
+
+    def _start_service(self) -> None:
+        if self.start_service_task:
+            self.start_service_task = False
+            self.service_task_handle = self.start_background_task(self._service_task)
+
+    async def _service_task(self) -> None:
+        """Close the sockets whose client stopped answering pings, in one scan each cycle.
+
+        python-engineio's scan visits one socket per ``ping_timeout / sockets`` and creates
+        a task for each visit (500 a second with 10,000 sockets).
+        """
+        self.service_task_event = self.create_event()
+        while not self.service_task_event.is_set():
+            try:
+                async with asyncio.timeout(self.ping_timeout / 2):
+                    await self.service_task_event.wait()
+                return
+            except TimeoutError:
+                pass
+            now = time.time()
+            for sid, socket in list(self.sockets.items()):
+                if socket.closed:
+                    self.sockets.pop(sid, None)
+                elif (
+                    not socket.closing
+                    and socket.last_ping
+                    and now - socket.last_ping > self.ping_timeout
+                ):
+                    self.start_background_task(socket.check_ping_timeout)
 
 
 class RoomManager(socketio.AsyncManager):  # type: ignore[misc]
@@ -166,51 +258,13 @@ class SocketServer(socketio.AsyncServer):  # type: ignore[misc]
         manager: RoomManager = self.manager
         return manager
 
-    def transport(self, sid: str) -> Transport | None:
-        """The Engine.IO socket under Socket.IO ``sid``, if it is still open."""
+    def transport(self, sid: str) -> EngineSocket | None:
+        """The Engine.IO socket under Socket.IO ``sid``, if it is still there."""
         eio_sid = self.manager.eio_sid_from_sid(sid, NAMESPACE)
         socket = self.eio.sockets.get(eio_sid) if eio_sid is not None else None
-        return Transport(socket) if isinstance(socket, AsyncSocket) else None
+        return socket if isinstance(socket, EngineSocket) else None
 
 
-def event_packet(event: str, payload: Any) -> eio_packet.Packet:
-    """One Socket.IO EVENT for the default namespace, ready to share between sockets."""
-    encoded = sio_packet.Packet(sio_packet.EVENT, data=[event, payload]).encode()
-    shared = eio_packet.Packet(eio_packet.MESSAGE, encoded)
-    shared.encode()  # fill the packet's cache once, before any socket's writer reads it
-    return shared
-
-
-class Transport:
-    """Sending side of one Engine.IO socket, without a task per packet."""
-
-    __slots__ = ("socket",)
-
-    def __init__(self, socket: AsyncSocket) -> None:
-        self.socket = socket
-
-    @property
-    def open(self) -> bool:
-        """False once Engine.IO started closing the socket."""
-        return not (self.socket.closed or self.socket.closing)
-
-    def backlog(self) -> int:
-        """Packets queued and not yet written to the client."""
-        size: int = self.socket.queue.qsize()
-        return size
-
-    async def drained(self) -> None:
-        """Return once the writer has taken every queued packet."""
-        await self.socket.queue.join()
-
-    def enqueue(self, packet: eio_packet.Packet) -> bool:
-        """Queue ``packet`` for this socket's writer; False if the socket is closing.
-
-        This is what ``AsyncSocket.send`` does minus its per-call ping check (Engine.IO's
-        service task checks pings on its own) and minus an ``await``: the queue is
-        unbounded, so a put never waits.
-        """
-        if not self.open:
-            return False
-        self.socket.queue.put_nowait(packet)
-        return True
+def event_packet(event: str, payload: Any) -> SharedPacket:
+    """One Socket.IO EVENT for the default namespace, encoded and framed once."""
+    return SharedPacket(sio_packet.Packet(sio_packet.EVENT, data=[event, payload]).encode())

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from tocsin.limits import TokenBucket
 from tocsin.models import Audience, Identity, StoredNotification
-from tocsin.realtime.engine import Transport
+from tocsin.realtime.eiosocket import EngineSocket
 
 
 @dataclass(slots=True, eq=False)
@@ -26,7 +26,7 @@ class Connection:
     live: bool = False
     pending: list[StoredNotification] = field(default_factory=list)
     expiry: asyncio.TimerHandle | None = None
-    transport: Transport | None = None
+    transport: EngineSocket | None = None
     events: TokenBucket | None = None
     # Refusals spend these; a socket that runs out keeps flooding and is disconnected.
     strikes: TokenBucket | None = None

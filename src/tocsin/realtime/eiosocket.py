@@ -1,0 +1,224 @@
+"""An Engine.IO socket that writes to its WebSocket without a writer task.
+
+python-engineio gives every WebSocket a queue, a writer task woken once per packet, a
+reader that creates a task and a ``wait_for`` per received frame, and a sleeping task per
+heartbeat. With 10,000 sockets that is the bulk of the server's objects (memory, garbage
+collection pauses) and of a broadcast's cost (10,000 writer wake-ups).
+
+:class:`EngineSocket`, on a connection whose ASGI server offers a link
+(:mod:`tocsin.realtime.wsprotocol`), writes each packet to the WebSocket at once; only when
+the client stops reading (the transport pauses writing) are packets held, and a flusher
+task exists just for that time. Heartbeats are timers, not tasks; received frames are read
+in one loop, and a client that stops answering pings is found by the server's service scan.
+Without a link (long-polling, another ASGI server) it is python-engineio's socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from typing import Any
+
+from engineio import exceptions
+from engineio import packet as eio_packet
+from engineio.async_socket import AsyncSocket
+
+from tocsin.realtime.wsprotocol import LinkedWebSocketProtocol, text_frame
+
+log = logging.getLogger("tocsin.realtime")
+
+
+class SharedPacket(eio_packet.Packet):  # type: ignore[misc]
+    """An Engine.IO MESSAGE encoded and framed once, written as is to many sockets."""
+
+    def __init__(self, data: str) -> None:
+        super().__init__(eio_packet.MESSAGE, data)
+        self.text: str = self.encode()
+        self.frame: bytes = text_frame(self.text)
+
+
+class EngineSocket(AsyncSocket):  # type: ignore[misc]
+    """python-engineio's socket, writing straight to a linked WebSocket."""
+
+    last_ping: float | None
+    connected: bool
+
+    def __init__(self, server: Any, sid: str) -> None:
+        super().__init__(server, sid)
+        self.link: LinkedWebSocketProtocol | None = None
+        self._ws: Any = None
+        self._held: deque[eio_packet.Packet] = deque()
+        self._flusher: asyncio.Task[None] | None = None
+        self._ping_timer: asyncio.TimerHandle | None = None
+
+    # -- what the dispatcher uses -------------------------------------------------------
+
+    @property
+    def open(self) -> bool:
+        """False once Engine.IO started closing the socket."""
+        return not (self.closed or self.closing)
+
+    def backlog(self) -> int:
+        """Packets waiting because the client is not reading fast enough."""
+        if self.link is None:
+            size: int = self.queue.qsize()
+            return size
+        return len(self._held)
+
+    async def drained(self) -> None:
+        """Return once every waiting packet has been written."""
+        if self.link is None:
+            await self.queue.join()
+            return
+        while self._held and self._flusher is not None:
+            await asyncio.shield(self._flusher)
+
+    def enqueue(self, pkt: eio_packet.Packet) -> bool:
+        """Send ``pkt`` without awaiting; False if the socket is closing."""
+        if not self.open:
+            return False
+        self._write(pkt)
+        return True
+
+    # -- python-engineio's interface ----------------------------------------------------
+
+    async def send(self, pkt: eio_packet.Packet) -> None:
+        """Send a packet (CONNECT, acks, heartbeats, CLOSE: Engine.IO's own path)."""
+        if self.link is None:
+            await super().send(pkt)
+            return
+        if self.closed:
+            raise exceptions.SocketIsClosedError()
+        self._write(pkt)
+
+    def schedule_ping(self) -> None:
+        """Ping after the interval, once the previous ping was answered (a timer, no task)."""
+        if self.last_ping:
+            self.last_ping = None
+            loop = asyncio.get_running_loop()
+            self._ping_timer = loop.call_later(self.server.ping_interval, self._ping)
+
+    async def close(self, wait: bool = True, abort: bool = False, reason: Any = None) -> None:
+        """Close as python-engineio does; on a link, also end the WebSocket itself.
+
+        Without this a server-side close (ping timeout, disconnect) would wait for the
+        client to close the WebSocket, which a vanished client never does.
+        """
+        link = self.link
+        if link is None:
+            await super().close(wait=wait, abort=abort, reason=reason)
+            self._stop_ping()
+            return
+        closing_now = self.open
+        await super().close(wait=False, abort=abort, reason=reason)
+        self._stop_ping()
+        if closing_now and not abort:
+            if self._held:
+                link.abort()  # it is not reading: a close frame would wait behind the rest
+            elif self._ws is not None:
+                await self._ws.close()
+
+    async def _websocket_handler(self, ws: Any) -> None:
+        link = getattr(ws, "link", None)
+        if link is None:
+            await super()._websocket_handler(ws)
+            return
+        if self.connected:
+            if not await self._upgrade(ws):
+                return
+        else:
+            self.connected = True
+            self.upgraded = True
+        self._ws = ws
+        self.link = link
+        self._move_queued()
+        try:
+            await self._read(ws)
+        finally:
+            self._stop_ping()
+            await self.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_CLOSE)
+
+    # -- internals ----------------------------------------------------------------------
+
+    async def _read(self, ws: Any) -> None:
+        limit = self.server.max_http_buffer_size
+        while True:
+            try:
+                data = await ws.wait()
+            except OSError:
+                return
+            if data is None or len(data) > limit:
+                return
+            try:
+                await self.receive(eio_packet.Packet(encoded_packet=data))
+            except exceptions.UnknownPacketError:
+                pass
+            except exceptions.SocketIsClosedError:
+                return
+            except Exception:
+                log.exception("socket %s: receive failed", self.sid)
+
+    async def _upgrade(self, ws: Any) -> bool:
+        """The long-polling → WebSocket upgrade: probe, then UPGRADE (as python-engineio)."""
+        self.upgrading = True
+        try:
+            probe = eio_packet.Packet(encoded_packet=await ws.wait())
+            if probe.packet_type != eio_packet.PING or probe.data != "probe":
+                return False
+            await ws.send(eio_packet.Packet(eio_packet.PONG, data="probe").encode())
+            self.queue.put_nowait(eio_packet.Packet(eio_packet.NOOP))  # ends the pending poll
+            upgrade = eio_packet.Packet(encoded_packet=await ws.wait())
+            if upgrade.packet_type != eio_packet.UPGRADE:
+                return False
+        except (OSError, ValueError, TypeError):
+            return False
+        finally:
+            self.upgrading = False
+        self.upgraded = True
+        return True
+
+    def _move_queued(self) -> None:
+        """Write, in order, what was queued before the link (OPEN; packets of an upgrade)."""
+        while True:
+            try:
+                pkt = self.queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            self.queue.task_done()
+            if pkt is not None:
+                self._write(pkt)
+
+    def _write(self, pkt: eio_packet.Packet) -> None:
+        link = self.link
+        if link is None:
+            self.queue.put_nowait(pkt)
+            return
+        if self._held or not link.send_text_now(pkt.encode(), getattr(pkt, "frame", None)):
+            self._held.append(pkt)
+            if self._flusher is None:
+                self._flusher = asyncio.get_running_loop().create_task(self._flush(link))
+
+    async def _flush(self, link: LinkedWebSocketProtocol) -> None:
+        try:
+            while self._held:
+                await link.wait_writable()
+                while self._held:
+                    pkt = self._held[0]
+                    if not link.send_text_now(pkt.encode(), getattr(pkt, "frame", None)):
+                        break
+                    self._held.popleft()
+        finally:
+            self._flusher = None
+
+    def _ping(self) -> None:
+        self._ping_timer = None
+        if self.open:
+            self.last_ping = time.time()
+            self._write(eio_packet.Packet(eio_packet.PING))
+
+    def _stop_ping(self) -> None:
+        if self._ping_timer is not None:
+            self._ping_timer.cancel()
+            self._ping_timer = None

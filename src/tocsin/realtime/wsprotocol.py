@@ -1,0 +1,78 @@
+"""uvicorn's WebSocket protocol with a send path that does not await: the "link".
+
+Through ASGI, every message sent to a WebSocket is an awaited ``send`` carrying a dict,
+which uvicorn then frames; a broadcast to 10,000 sockets pays that 10,000 times, from as
+many writer tasks. The link lets Engine.IO write a message *now*, from the fan-out loop,
+and write the same pre-built RFC 6455 frame to every socket, as Node's ``ws`` does. The
+app finds it in the connection's ASGI scope (``scope["extensions"]["tocsin.link"]["link"]``);
+under another ASGI server it is absent and Engine.IO sends through ASGI as usual.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.frames import Frame, Opcode
+from websockets.http11 import Request
+from websockets.protocol import State
+
+LINK_EXTENSION = "tocsin.link"
+
+
+def text_frame(text: str) -> bytes:
+    """The frame a server sends for ``text``: unmasked, unfragmented, uncompressed."""
+    return Frame(Opcode.TEXT, text.encode()).serialize(mask=False)
+
+
+def link_of(scope: dict[str, Any]) -> LinkedWebSocketProtocol | None:
+    """The link of a WebSocket connection's ASGI scope, if its server provides one."""
+    extension = scope.get("extensions", {}).get(LINK_EXTENSION)
+    return extension.get("link") if isinstance(extension, dict) else None
+
+
+class LinkedWebSocketProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's sans-I/O WebSocket protocol, offering itself as the connection's link."""
+
+    def handle_connect(self, event: Request) -> None:
+        """Accept the upgrade as uvicorn does, and put the link in the ASGI scope."""
+        super().handle_connect(event)
+        scope = getattr(self, "scope", None)
+        if scope is not None:  # absent when the upgrade was refused
+            scope["extensions"][LINK_EXTENSION] = {"link": self}
+
+    @property
+    def open(self) -> bool:
+        """True while messages can be written (handshake done, no close sent or received)."""
+        return (
+            self.handshake_complete
+            and not self.close_sent
+            and not self.disconnected
+            and self.conn.state is State.OPEN
+        )
+
+    def send_text_now(self, text: str, frame: bytes | None = None) -> bool:
+        """Write a text message without awaiting; False (nothing written) while paused.
+
+        ``frame`` is ``text`` already framed by :func:`text_frame`, shared between the
+        recipients of a broadcast; it is used unless this connection negotiated
+        compression. A closed connection swallows the message: its reader sees the close.
+        """
+        if not self.writable.is_set():
+            return False
+        if not self.open:
+            return True
+        if frame is None or self.conn.extensions:
+            self.conn.send_text(text.encode())
+            self.transport.write(b"".join(self.conn.data_to_send()))
+        else:
+            self.transport.write(frame)
+        return True
+
+    async def wait_writable(self) -> None:
+        """Return once the transport accepts writes again (or the connection is lost)."""
+        await self.writable.wait()
+
+    def abort(self) -> None:
+        """Drop the connection without a closing handshake (its peer stopped reading)."""
+        self.transport.abort()
