@@ -75,8 +75,7 @@ def utc_moment(value: datetime) -> datetime:
 
 def iso_timestamp(moment: datetime) -> str:
     """Format like JavaScript's ``Date.prototype.toISOString`` (UTC, milliseconds, ``Z``)."""
-    moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class _Notification(BaseModel):

@@ -6,7 +6,7 @@ import hashlib
 import json
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -88,6 +88,15 @@ class NotificationService:
         self.bus = bus
         self.authenticator = Authenticator(settings)
         self.publish_limiter = KeyedLimiter(settings.publish_rate, settings.publish_burst)
+        self._stored_listeners: list[Callable[[list[StoredNotification]], None]] = []
+
+    def on_stored(self, listener: Callable[[list[StoredNotification]], None]) -> None:
+        """Call ``listener`` with what this process stored, once it is committed.
+
+        This node's dispatcher sends those notifications without reading them back; the
+        store stays the truth (the bus still rings, other nodes read the store).
+        """
+        self._stored_listeners.append(listener)
 
     # -- publishing --------------------------------------------------------------------
 
@@ -197,7 +206,8 @@ class NotificationService:
             except TocsinError as exc:
                 outcomes[index] = exc
         results = await self.store.insert([d for _, d in drafts])
-        newest = 0
+        accepted_at = datetime.now(UTC)
+        stored: list[StoredNotification] = []
         for (index, draft), result in zip(drafts, results, strict=True):
             if result.key_conflict:
                 outcomes[index] = Conflict(
@@ -208,9 +218,12 @@ class NotificationService:
                 continue
             outcomes[index] = Published(result.id, result.cursor, result.created)
             if result.created:
-                newest = max(newest, result.cursor)
+                stored.append(draft.stored(result.cursor, accepted_at))
                 metrics.PUBLISHED.labels(draft.event).inc()
-        if newest:
+        if stored:
+            for listener in self._stored_listeners:
+                listener(stored)
+            newest = max(note.cursor for note in stored)
             await self.bus.publish({"type": DOORBELL, "cursor": newest, "at": time.time()})
         return [o for o in outcomes if o is not None]
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -30,6 +31,8 @@ log = logging.getLogger("tocsin.realtime")
 
 FETCH_BATCH = 500
 FANOUT_CHUNK = 500
+# Notifications this process stored, kept for its dispatcher (beyond this, it reads the store).
+HANDOFF_LIMIT = 10_000
 # How long a new socket may stay "pre-connected" before we give up on it.
 _CONNECT_WAIT = 10.0
 # A replay waits this long for its socket to take half a backlog before sending more.
@@ -45,6 +48,11 @@ class Dispatcher:
         self.registry = Registry()
         self.cursor = 0
         self._wake = asyncio.Event()
+        # Stored by this process, by cursor: sent without reading them back.
+        self._handed: dict[int, StoredNotification] = {}
+        # The highest cursor known to be committed (doorbells, hand-offs); inf: unknown.
+        self._announced = 0.0
+        self._announcements = 0
         self._task: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[Any]] = set()
         self._count_due: set[str] = set()
@@ -54,6 +62,7 @@ class Dispatcher:
     async def start(self) -> None:
         """Begin after the newest stored notification: history is replayed, not re-sent."""
         self.cursor = await self.service.max_cursor()
+        self.service.on_stored(self.take_over)
         self._task = asyncio.create_task(self._run(), name="tocsin-dispatcher")
 
     async def stop(self) -> None:
@@ -75,17 +84,32 @@ class Dispatcher:
         """Bus handler: a doorbell wakes the loop; a read change goes to the user's sockets."""
         kind = message.get("type")
         if kind == DOORBELL:
-            self._wake.set()
+            cursor = message.get("cursor")
+            self._announce(float(cursor) if isinstance(cursor, int) else math.inf)
         elif kind == READ:
             await self._emit_read(message)
+
+    def take_over(self, notes: list[StoredNotification]) -> None:
+        """Service hook: notifications this process just committed, to send as they are."""
+        for note in notes:
+            if note.cursor > self.cursor and len(self._handed) < HANDOFF_LIMIT:
+                self._handed[note.cursor] = note
+        self._announce(float(max(note.cursor for note in notes)))
+
+    def _announce(self, cursor: float) -> None:
+        self._announced = max(self._announced, cursor)
+        self._announcements += 1
+        self._wake.set()
 
     # -- the loop ----------------------------------------------------------------------
 
     async def _run(self) -> None:
         interval = self.service.settings.poll_interval
         while True:
-            with contextlib.suppress(TimeoutError):
+            try:
                 await asyncio.wait_for(self._wake.wait(), timeout=interval)
+            except TimeoutError:
+                self._announce(math.inf)  # a doorbell may have been missed: read the store
             self._wake.clear()
             try:
                 await self.drain()
@@ -97,17 +121,47 @@ class Dispatcher:
                 log.exception("dispatch failed at cursor %s; retrying", self.cursor)
 
     async def drain(self) -> None:
-        """Send everything after ``self.cursor`` to its recipients, in cursor order."""
+        """Send everything after ``self.cursor`` to its recipients, in cursor order.
+
+        What this process stored is sent from memory as long as it follows the cursor
+        without a gap; anything else (other nodes, a gap, a missed doorbell) is read from
+        the store. Reading stops once every announced cursor has been sent.
+        """
         while True:
-            batch = await self.service.fetch_after(self.cursor, FETCH_BATCH)
+            batch = self._next_handed()
+            if not batch:
+                if self.cursor >= self._announced:
+                    return
+                announcements = self._announcements
+                batch = await self.service.fetch_after(self.cursor, FETCH_BATCH)
+                if len(batch) < FETCH_BATCH and self._announcements == announcements:
+                    # Nothing was announced during the read: the store holds no more.
+                    last = batch[-1].cursor if batch else self.cursor
+                    self._announced = min(self._announced, float(last))
             for note in batch:
+                if note.cursor <= self.cursor:
+                    continue
                 self.cursor = note.cursor
                 await self._fan_out(note)
                 if note.accepted_at is not None:
                     lag = datetime.now(UTC) - note.accepted_at
                     metrics.PUBLISH_TO_EMIT.observe(max(0.0, lag.total_seconds()))
-            if len(batch) < FETCH_BATCH:
-                return
+
+    def _next_handed(self) -> list[StoredNotification]:
+        """The handed-over notifications that follow the cursor without a gap."""
+        handed = self._handed
+        if not handed:
+            return []
+        batch: list[StoredNotification] = []
+        cursor = self.cursor
+        while len(batch) < FETCH_BATCH and (note := handed.pop(cursor + 1, None)) is not None:
+            batch.append(note)
+            cursor = note.cursor
+        if not batch:
+            # A gap: what is kept here comes after notifications only the store has.
+            for stale in [c for c in handed if c <= self.cursor]:
+                del handed[stale]
+        return batch
 
     async def _fan_out(self, note: StoredNotification) -> None:
         # Encoded once, queued without a task per recipient; every FANOUT_CHUNK recipients

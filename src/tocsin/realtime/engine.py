@@ -267,4 +267,7 @@ class SocketServer(socketio.AsyncServer):  # type: ignore[misc]
 
 def event_packet(event: str, payload: Any) -> SharedPacket:
     """One Socket.IO EVENT for the default namespace, encoded and framed once."""
-    return SharedPacket(sio_packet.Packet(sio_packet.EVENT, data=[event, payload]).encode())
+    # binary=False: Tocsin's payloads are JSON; python-socketio would otherwise walk them
+    # looking for bytes.
+    encoded = sio_packet.Packet(sio_packet.EVENT, data=[event, payload], binary=False).encode()
+    return SharedPacket(encoded)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from tocsin.models import Audience, Identity, StoredNotification
@@ -29,6 +29,20 @@ class Draft:
     def id_scope(self) -> str:
         """Publisher ids and idempotency keys are unique within this scope (the tenant)."""
         return self.tenant_id or ""
+
+    def stored(self, cursor: int, accepted_at: datetime) -> StoredNotification:
+        """This draft as the store now holds it under ``cursor``."""
+        return StoredNotification(
+            cursor=cursor,
+            id=self.id,
+            event=self.event,
+            audience=self.audience,
+            tenant_id=self.tenant_id,
+            user_id=self.user_id,
+            fields=self.fields,
+            timestamp=self.timestamp.astimezone(UTC),
+            accepted_at=accepted_at,
+        )
 
 
 @dataclass(frozen=True, slots=True)
