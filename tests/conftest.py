@@ -33,6 +33,7 @@ def make_settings(database_url: str, **extra: object) -> Settings:
         "log_level": "warning",
         # These servers run inside pytest's process: freezing would freeze pytest's objects.
         "gc_freeze": False,
+        "gc_full_interval": 0,
     }
     values.update(extra)
     return Settings(**values)  # type: ignore[arg-type]

@@ -21,7 +21,7 @@ from tocsin.bus.redis import RedisBus
 from tocsin.config import Settings, load_settings
 from tocsin.deadlines.scheduler import DeadlineScheduler
 from tocsin.deadlines.service import DeadlineService
-from tocsin.gcpolicy import freeze_startup_objects, watch_collections
+from tocsin.gcpolicy import ScheduledFullCollections, freeze_startup_objects, watch_collections
 from tocsin.ingest import start_mailbox_watchers
 from tocsin.realtime.server import create_socketio_server
 from tocsin.service import NotificationService
@@ -89,10 +89,19 @@ def create_app(settings: Settings | None = None, service: NotificationService | 
         watch_collections()
         if settings.gc_freeze:
             freeze_startup_objects()
+        full_collections = (
+            ScheduledFullCollections(settings.gc_full_interval)
+            if settings.gc_full_interval > 0
+            else None
+        )
+        if full_collections is not None:
+            full_collections.start()
         log.info("tocsin ready: store=%s", settings.database_url.split("://")[0])
         try:
             yield
         finally:
+            if full_collections is not None:
+                await full_collections.stop()
             await watchers.stop()
             if scheduler is not None:
                 await scheduler.stop()

@@ -138,6 +138,14 @@ class Settings(BaseSettings):
         validation_alias=_env("TOCSIN_GC_FREEZE", "gc_freeze"),
         description="Move start-up objects out of the garbage collector's sight once ready.",
     )
+    gc_full_interval: float = Field(
+        default=60.0,
+        ge=0,
+        le=3600,
+        validation_alias=_env("TOCSIN_GC_FULL_INTERVAL", "gc_full_interval"),
+        description="Seconds between full garbage collections, which then run only on this "
+        "schedule (or after much allocation); 0 keeps Python's own rule.",
+    )
     workers: int = Field(default=1, ge=1, le=64, validation_alias=_env("TOCSIN_WORKERS", "workers"))
     shutdown_timeout: float = Field(
         default=10.0,

@@ -1,8 +1,7 @@
-"""Tocsin's layer on python-socketio: frame guard, room index, CONNECT waiters, shared packets."""
+"""Tocsin's layer on python-socketio: frame guard, room index, CONNECT hook, shared packets."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 import pytest
@@ -35,20 +34,21 @@ def test_an_event_is_encoded_once_as_socket_io_expects() -> None:
     assert encoded.startswith('42["email-received",')
     assert json.loads(encoded[2:]) == ["email-received", {"subject": "Écrit", "n": 1}]
     assert packet.encode() is encoded  # every socket's writer gets the same string
+    assert packet.frame == b"\x81" + bytes([len(encoded.encode())]) + encoded.encode()
 
 
-async def test_disconnect_leaves_every_room_and_settles_waiters() -> None:
+async def test_disconnect_leaves_every_room_and_connect_calls_the_hook() -> None:
     server = SocketServer(async_mode="asgi")
     rooms = server.rooms
+    connected: list[str] = []
+    rooms.on_connected = connected.append
     sids = [await rooms.pre_connect(f"eio-{i}", NAMESPACE) for i in range(3)]
     for sid in sids:
         await rooms.enter_room(sid, NAMESPACE, "tenant:a")
-    waiter = asyncio.ensure_future(rooms.wait_connected(sids[0]))
-    await asyncio.sleep(0)
     await rooms.connect(sids[1], NAMESPACE)
-    assert await rooms.wait_connected(sids[1]) is True
+    assert connected == [sids[1]]
     await rooms.disconnect(sids[0], NAMESPACE)
-    assert await asyncio.wait_for(waiter, 1) is False
+    assert connected == [sids[1]]  # a socket that left is never reported connected
     assert sids[0] not in dict(rooms.get_participants(NAMESPACE, "tenant:a"))
     assert rooms.get_rooms(sids[2], NAMESPACE) and "tenant:a" in rooms.get_rooms(sids[2], NAMESPACE)
     for sid in sids[1:]:

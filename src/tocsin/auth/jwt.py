@@ -20,7 +20,9 @@ HMAC_ALGORITHM = "HS256"
 PUBLIC_KEY_ALGORITHMS = ("RS256", "ES256")
 
 
+@lru_cache(maxsize=8)
 def _secret_key(secret: str) -> OctKey:
+    # Importing builds the key object anew each time: once per secret is enough.
     return OctKey.import_key(secret.encode("utf-8"))
 
 

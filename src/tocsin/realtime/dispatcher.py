@@ -33,8 +33,6 @@ FETCH_BATCH = 500
 FANOUT_CHUNK = 500
 # Notifications this process stored, kept for its dispatcher (beyond this, it reads the store).
 HANDOFF_LIMIT = 10_000
-# How long a new socket may stay "pre-connected" before we give up on it.
-_CONNECT_WAIT = 10.0
 # A replay waits this long for its socket to take half a backlog before sending more.
 _REPLAY_DRAIN_WAIT = 10.0
 
@@ -56,6 +54,7 @@ class Dispatcher:
         self._task: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[Any]] = set()
         self._count_due: set[str] = set()
+        sio.rooms.on_connected = self._connected
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -199,6 +198,7 @@ class Dispatcher:
             sid=sid,
             identity=identity,
             delivered=since or 0,
+            since=since,
             events=TokenBucket(settings.client_event_rate, settings.client_event_burst),
             strikes=TokenBucket(settings.client_event_rate, 10 * settings.client_event_burst),
         )
@@ -209,7 +209,6 @@ class Dispatcher:
             )
         self.registry.add(connection)
         metrics.CONNECTIONS.inc()
-        self._spawn(self._bring_live(connection, since))
         self._schedule_count(identity.tenant_id)
 
     def detach(self, sid: str) -> None:
@@ -226,24 +225,39 @@ class Dispatcher:
             log.info("session of %s expired: disconnecting", sid)
             await self.sio.disconnect(sid)
 
-    async def _bring_live(self, connection: Connection, since: int | None) -> None:
-        sid = connection.sid
-        # python-socketio queues CONNECT only after the connect handler returns; an event
-        # queued before it would reach the client ahead of its own connection.
-        try:
-            async with asyncio.timeout(_CONNECT_WAIT):
-                if not await self.sio.rooms.wait_connected(sid):
-                    return
-        except TimeoutError:
-            return
+    def _connected(self, sid: str) -> None:
+        """RoomManager hook: ``sid``'s CONNECT is sent, so events may follow it now.
+
+        A socket without ``since`` (and little pending) goes live at once, without a task;
+        a replay runs in a task of its own, paced by the client's reading.
+        """
+        connection = self.registry.by_sid.get(sid)
         transport = self.sio.transport(sid)
-        if transport is None or sid not in self.registry.by_sid:
+        if connection is None or transport is None:
             return
         connection.transport = transport
         count = self.registry.tenant_count(connection.identity.tenant_id)
         self._send(connection, event_packet(CLIENTS_COUNT, {"count": count}))
-        if since is not None:
-            await self._replay(connection, since)
+        if connection.since is None and len(connection.pending) < self._pace_at:
+            self._send_pending(connection)
+            connection.live = True
+        else:
+            self._spawn(self._bring_live(connection))
+
+    @property
+    def _pace_at(self) -> int:
+        return self.service.settings.max_backlog // 2
+
+    def _send_pending(self, connection: Connection) -> None:
+        pending, connection.pending = connection.pending, []
+        for note in pending:
+            if note.cursor > connection.delivered:
+                connection.delivered = note.cursor
+                self._send_one(connection, note.event, note.to_wire())
+
+    async def _bring_live(self, connection: Connection) -> None:
+        if connection.since is not None:
+            await self._replay(connection, connection.since)
         # Flush what arrived meanwhile, then go live: no await between the last check of
         # ``pending`` and ``live``, so nothing can slip in between.
         while connection.pending:
@@ -266,7 +280,7 @@ class Dispatcher:
         transport = connection.transport
         if transport is None or not transport.open or connection.sid not in self.registry.by_sid:
             return False
-        if transport.backlog() >= self.service.settings.max_backlog // 2:
+        if transport.backlog() >= self._pace_at:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(_REPLAY_DRAIN_WAIT):
                     await transport.drained()

@@ -13,6 +13,7 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 import engineio
@@ -173,13 +174,13 @@ class RoomManager(socketio.AsyncManager):  # type: ignore[misc]
 
     The base class finds a leaving socket's rooms by copying and scanning the whole room
     table, which makes N disconnects cost O(N²); the index makes each one O(its rooms).
-    It also tells waiters when a socket's CONNECT packet has been queued.
+    It also calls ``on_connected(sid)`` once a socket's CONNECT packet has been sent.
     """
 
     def __init__(self) -> None:
         super().__init__()
         self._rooms_of: dict[tuple[str, str], set[Any]] = defaultdict(set)
-        self._connected: dict[str, asyncio.Future[bool]] = {}
+        self.on_connected: Callable[[str], None] | None = None
 
     def basic_enter_room(self, sid: str, namespace: str, room: Any, eio_sid: Any = None) -> None:
         """Enter a room (see python-socketio), and index it."""
@@ -210,37 +211,13 @@ class RoomManager(socketio.AsyncManager):  # type: ignore[misc]
                 waiting.remove(sid)
                 if not waiting:
                     del pending[namespace]
-        self._settle(sid, False)
 
     async def connect(self, sid: str, namespace: str) -> Any:
-        """Mark ``sid`` connected (its CONNECT packet is already queued) and wake waiters."""
+        """Mark ``sid`` connected (its CONNECT packet is already sent) and tell the hook."""
         result = await super().connect(sid, namespace)
-        self._settle(sid, True)
+        if self.on_connected is not None:
+            self.on_connected(sid)
         return result
-
-    async def wait_connected(self, sid: str) -> bool:
-        """True once ``sid``'s CONNECT packet is queued; False if it is refused or gone.
-
-        Bound it with ``asyncio.timeout``: a socket can hang in its connect handler.
-        """
-        if self.is_connected(sid, NAMESPACE):
-            return True
-        if self.eio_sid_from_sid(sid, NAMESPACE) is None:
-            return False
-        waiter = self._connected.get(sid)
-        if waiter is None:
-            waiter = asyncio.get_running_loop().create_future()
-            self._connected[sid] = waiter
-        try:
-            return await asyncio.shield(waiter)
-        finally:
-            if self._connected.get(sid) is waiter:
-                del self._connected[sid]
-
-    def _settle(self, sid: str, connected: bool) -> None:
-        waiter = self._connected.pop(sid, None)
-        if waiter is not None and not waiter.done():
-            waiter.set_result(connected)
 
 
 class SocketServer(socketio.AsyncServer):  # type: ignore[misc]

@@ -17,12 +17,14 @@ class Connection:
 
     Until ``live`` is set, live notifications wait in ``pending`` so that they reach the
     client after its replay, in cursor order; ``delivered`` is the highest cursor sent.
-    ``transport`` is set once python-socketio has queued the socket's CONNECT.
+    ``transport`` is set once python-socketio has sent the socket's CONNECT.
     """
 
     sid: str
     identity: Identity
     delivered: int = 0
+    # The client's ``since``: what it missed is replayed before it goes live.
+    since: int | None = None
     live: bool = False
     pending: list[StoredNotification] = field(default_factory=list)
     expiry: asyncio.TimerHandle | None = None
