@@ -50,11 +50,28 @@ class RefuseNulInUrl:
         await self.app(scope, receive, send)
 
 
+# SQLSTATE classes of a database that is unreachable rather than a statement that failed:
+# 08 connection exception, 57P operator intervention (shutting down, starting up).
+_UNREACHABLE_SQLSTATES = ("08", "57P")
+
+
 def _unreachable(exc: Exception) -> bool:
     """A lost or refused database connection, as opposed to a bad statement."""
-    if isinstance(exc, DBAPIError):
-        return exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
-    return True
+    if not isinstance(exc, DBAPIError):
+        return True
+    if exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError):
+        return True
+    # SQLAlchemy wraps what asyncpg raises while connecting in a plain DBAPIError
+    # ("the database system is shutting down"): look at the driver's own error.
+    cause: BaseException | None = exc.orig
+    while cause is not None:
+        if isinstance(cause, ConnectionError | PostgresConnectionError | CannotConnectNowError):
+            return True
+        sqlstate = getattr(cause, "sqlstate", None)
+        if isinstance(sqlstate, str) and sqlstate.startswith(_UNREACHABLE_SQLSTATES):
+            return True
+        cause = cause.__cause__
+    return False
 
 
 def install_error_handlers(app: FastAPI) -> None:
