@@ -269,6 +269,8 @@ class Publisher:
     users: list[str]
     rate: float = 40.0
     published: list[tuple[str, str | None]] = field(default_factory=list)
+    # Sent and not yet acknowledged: it may already be stored and delivered.
+    in_flight: tuple[str, str | None] | None = None
     attempts: int = 0
     retries: int = 0
     statuses: Counter[str] = field(default_factory=Counter)
@@ -308,8 +310,10 @@ class Publisher:
                 }
                 if user is not None:
                     body["userId"] = user
+                self.in_flight = (notification_id, user)
                 await self._until_acknowledged(http, body)
                 self.published.append((notification_id, user))
+                self.in_flight = None
                 n += 1
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stop.wait(), interval)
@@ -332,3 +336,7 @@ class Publisher:
     def expected_for(self, user: str) -> list[str]:
         """What one user of the tenant must end up with, in publish order."""
         return [i for i, target in self.published if target is None or target == user]
+
+    def sent(self) -> list[tuple[str, str | None]]:
+        """Everything published so far, and the one in flight (delivery may beat its 202)."""
+        return self.published + ([self.in_flight] if self.in_flight is not None else [])

@@ -146,10 +146,11 @@ class Run:
                 f"every client to catch up after {fault}",
             )
         caught_up = time.monotonic() - began
-        everything = {i for i, _ in self.publisher.published}
+        sent = self.publisher.sent()
+        everything = {i for i, _ in sent}
         lost = duplicated = leaked = out_of_order = 0
         for client in self.clients:
-            mine = set(self.publisher.expected_for(client.user))
+            mine = {i for i, target in sent if target in (None, client.user)}
             tally = client.tally(expected[client.user])
             lost += tally["lost"]
             duplicated += tally["duplicated"]
