@@ -6,6 +6,9 @@ of prometheus-client).
 
 from __future__ import annotations
 
+from functools import cache
+from typing import Any
+
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client import generate_latest as _generate
 
@@ -71,3 +74,15 @@ GC_PAUSE = Histogram(
 def render() -> tuple[bytes, str]:
     """The exposition text and its content type."""
     return _generate(REGISTRY), CONTENT_TYPE_LATEST
+
+
+@cache
+def published(event: str) -> Any:
+    """``PUBLISHED`` for one event name (labels are looked up once, not per notification)."""
+    return PUBLISHED.labels(event)
+
+
+@cache
+def emitted(event: str) -> Any:
+    """``EMITTED`` for one event name."""
+    return EMITTED.labels(event)

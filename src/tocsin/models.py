@@ -45,10 +45,13 @@ def _id_to_str(value: Any) -> Any:
 
 
 NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL
+# The constraints come first so that pydantic checks them natively after the conversion
+# (listed after a validator they run in Python, and the length is checked before stripping:
+# "  " was accepted as an empty id).
 Identifier = Annotated[
     str,
-    BeforeValidator(_id_to_str),
     StringConstraints(min_length=1, max_length=200, strip_whitespace=True, pattern=NO_NUL),
+    BeforeValidator(_id_to_str),
 ]
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=1000, pattern=NO_NUL)]
 LongText = Annotated[str, StringConstraints(min_length=1, max_length=10_000, pattern=NO_NUL)]

@@ -219,7 +219,7 @@ class NotificationService:
             outcomes[index] = Published(result.id, result.cursor, result.created)
             if result.created:
                 stored.append(draft.stored(result.cursor, accepted_at))
-                metrics.PUBLISHED.labels(draft.event).inc()
+                metrics.published(draft.event).inc()
         if stored:
             for listener in self._stored_listeners:
                 listener(stored)

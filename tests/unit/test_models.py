@@ -47,6 +47,9 @@ def test_numeric_ids_become_strings_and_from_keeps_its_name() -> None:
         },
         {"event": "system-notification", "title": "", "message": "m", "type": "info"},
         {"event": "email-received", "subject": "s", "from": "f", "extra": 1},
+        # An identifier of blanks is empty once stripped (it used to pass as "").
+        {"event": "email-received", "subject": "s", "from": "f", "userId": "   ", "tenantId": "t"},
+        {"event": "email-received", "subject": "s", "from": "f", "id": " ", "tenantId": "t"},
     ],
 )
 def test_invalid_payloads_are_refused(bad: dict[str, object]) -> None:

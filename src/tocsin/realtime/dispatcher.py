@@ -181,7 +181,7 @@ class Dispatcher:
                 packet = event_packet(note.event, note.to_wire())
             sent += self._send(connection, packet)
         if sent:
-            metrics.EMITTED.labels(note.event).inc(sent)
+            metrics.emitted(note.event).inc(sent)
 
     # -- sockets coming and going -----------------------------------------------------
 
@@ -288,7 +288,7 @@ class Dispatcher:
 
     def _send_one(self, connection: Connection, event: str, payload: dict[str, Any]) -> None:
         if self._send(connection, event_packet(event, payload)):
-            metrics.EMITTED.labels(event).inc()
+            metrics.emitted(event).inc()
 
     def _send(self, connection: Connection, packet: Packet) -> int:
         """Queue ``packet`` for one socket: 1 if queued, 0 if not (closing or dropped)."""
