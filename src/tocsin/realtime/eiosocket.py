@@ -30,6 +30,34 @@ from tocsin.realtime.wsprotocol import LinkedWebSocketProtocol, text_frame
 log = logging.getLogger("tocsin.realtime")
 
 
+class _NoQueue:
+    """python-engineio's queue of a socket that writes to its link: never holds anything.
+
+    (An asyncio.Queue is seven objects, kept for the connection's life, unused.)
+    """
+
+    def qsize(self) -> int:
+        return 0
+
+    def empty(self) -> bool:
+        return True
+
+    async def join(self) -> None:
+        return None
+
+    def get_nowait(self) -> object:
+        raise asyncio.QueueEmpty
+
+    def task_done(self) -> None:
+        return None
+
+    def put_nowait(self, item: object) -> None:
+        raise RuntimeError("a socket on a link writes at once; it queues nothing")
+
+
+_NO_QUEUE = _NoQueue()
+
+
 class SharedPacket(eio_packet.Packet):  # type: ignore[misc]
     """An Engine.IO MESSAGE encoded and framed once, written as is to many sockets."""
 
@@ -121,6 +149,10 @@ class EngineSocket(AsyncSocket):  # type: ignore[misc]
                 await self._ws.close()
 
     async def _websocket_handler(self, ws: Any) -> None:
+        await self.websocket_handler(ws)
+
+    async def websocket_handler(self, ws: Any) -> None:
+        """Serve this socket over the accepted WebSocket ``ws`` until it closes."""
         link = getattr(ws, "link", None)
         if link is None:
             await super()._websocket_handler(ws)
@@ -134,6 +166,7 @@ class EngineSocket(AsyncSocket):  # type: ignore[misc]
         self._ws = ws
         self.link = link
         self._move_queued()
+        self.queue = _NO_QUEUE
         try:
             await self._read(ws)
         finally:

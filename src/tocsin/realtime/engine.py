@@ -63,13 +63,28 @@ class GuardedWebSocket(WebSocket):  # type: ignore[misc]
     link: Any = None
 
     async def __call__(self, environ: dict[str, Any]) -> Any:
-        """Accept the WebSocket and run Engine.IO's handler on it."""
+        """Accept the WebSocket and run Engine.IO's handler on it (as the base class)."""
         self.link = link_of(environ["asgi.scope"])
-        return await super().__call__(environ)
+        self.asgi_receive = environ["asgi.receive"]
+        self.asgi_send = environ["asgi.send"]
+        await self.asgi_send({"type": "websocket.accept"})
+        await self.handler(self)
+        return ""
 
     async def wait(self) -> Any:
-        """The next frame, or None (closed) when it is refused."""
-        data = await super().wait()
+        """The next frame, or None (closed) when it is refused.
+
+        Raises:
+            OSError: the connection is gone (as the base class).
+        """
+        # Read here rather than through the base class: a coroutine frame less is kept
+        # waiting per connection.
+        event = await self.asgi_receive()
+        if event["type"] != "websocket.receive":
+            raise OSError("websocket closed")
+        data = event.get("text")
+        if data is None:
+            data = event.get("bytes")
         reason = frame_refusal(data)
         if reason is None:
             return data
@@ -105,7 +120,12 @@ class EngineServer(engineio.AsyncServer):  # type: ignore[misc]
             return self._unauthorized(refusal or None)
         socket.schedule_ping()
         if transport == "websocket":
-            response = await socket.handle_get_request(environ)
+            if environ["asgi.scope"]["type"] == "websocket":
+                # Straight to the handler: python-engineio goes through handle_get_request
+                # and _upgrade_websocket, two more frames kept for each connection's life.
+                response = await GuardedWebSocket(socket.websocket_handler, self)(environ)
+            else:
+                response = await socket.handle_get_request(environ)
             if socket.closed:
                 self.sockets.pop(sid, None)
             return response
