@@ -41,6 +41,16 @@ class LinkedWebSocketProtocol(WebSocketsSansIOProtocol):
         if scope is not None:  # absent when the upgrade was refused
             scope["extensions"][LINK_EXTENSION] = {"link": self}
 
+    async def send(self, message: Any) -> None:
+        """ASGI send, as uvicorn; once accepted, the handshake's request and response go.
+
+        uvicorn keeps both for the connection's life (about twenty objects) and never reads
+        them after the handshake.
+        """
+        await super().send(message)
+        if message["type"] == "websocket.accept" and self.handshake_complete:
+            del self.request, self.response
+
     @property
     def open(self) -> bool:
         """True while messages can be written (handshake done, no close sent or received)."""
