@@ -223,3 +223,28 @@ async def test_inbox_http_endpoints(server: ServerThread, http: httpx.AsyncClien
     assert "/api/v1/notifications" in openapi["paths"]
     assert "EmailReceived" in openapi["components"]["schemas"]
     assert (await http.get("/docs")).status_code == 200
+
+
+async def test_unpaired_surrogates_are_refused_however_they_are_spelled(
+    server: ServerThread, http: httpx.AsyncClient
+) -> None:
+    headers = {"Authorization": f"Bearer {ADMIN_KEY}", "Content-Type": "application/json"}
+    template = (
+        '{"event":"email-received","subject":"%s","from":"G <g@t.fr>","userId":"u","tenantId":"t"}'
+    )
+    bodies = {
+        "escaped": (template % "\\ud800x").encode(),
+        "utf-8 bytes": (template % "X").encode().replace(b"X", b"\xed\xa0\x80"),
+        "utf-16": (template % "\\ud800")
+        .encode()
+        .decode("unicode_escape")
+        .encode("utf-16-le", "surrogatepass"),
+    }
+    for spelling, body in bodies.items():
+        response = await http.post("/api/v1/notifications", content=body, headers=headers)
+        assert response.status_code == 400, (spelling, response.text)
+        assert response.json()["field"] == "body", spelling
+    fine = await http.post(
+        "/api/v1/notifications", content=(template % "Écrit \\u00e9").encode(), headers=headers
+    )
+    assert fine.status_code == 202, fine.text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
@@ -12,6 +13,20 @@ from tocsin.auth.apikeys import Publisher
 from tocsin.errors import BadRequest, PayloadTooLarge
 from tocsin.models import Identity
 from tocsin.service import NotificationService
+
+# "\\uD800".."\\uDFFF" escapes, or the UTF-8 bytes of a surrogate (ED A0..BF).
+_MAYBE_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
+
+
+def _may_hold_surrogate(raw: bytes) -> bool:
+    # json.loads also reads UTF-16 and UTF-32 (told by NULs in the first bytes, or a BOM):
+    # those are checked in full.
+    head = raw[:4]
+    return (
+        b"\x00" in head
+        or head[:2] in (b"\xff\xfe", b"\xfe\xff")
+        or bool(_MAYBE_SURROGATE.search(raw))
+    )
 
 
 def service_of(request: Request) -> NotificationService:
@@ -80,8 +95,11 @@ async def json_body(request: Request, *, required: bool = True) -> Any:
             f"body is not valid JSON: {exc}", code="invalid_json", field="body"
         ) from None
     try:
-        # JSON may spell unpaired surrogates ("\\ud800"): no database stores them as text.
-        json.dumps(parsed, ensure_ascii=False).encode("utf-8")
+        # JSON may spell unpaired surrogates ("\\ud800"), or carry them UTF-8-encoded (json
+        # decodes with surrogatepass): no database stores them as text. Only a body that
+        # could hold one is encoded again to find out.
+        if _may_hold_surrogate(raw):
+            json.dumps(parsed, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError:
         raise BadRequest(
             "body contains an unpaired UTF-16 surrogate", code="invalid_text", field="body"
