@@ -143,8 +143,9 @@ class EngineSocket(AsyncSocket):  # type: ignore[misc]
         await super().close(wait=False, abort=abort, reason=reason)
         self._stop_ping()
         if closing_now and not abort:
-            if self._held:
-                link.abort()  # it is not reading: a close frame would wait behind the rest
+            if self._held or not link.writable.is_set():
+                # The client is not reading: a close frame would wait behind the rest.
+                link.abort()
             elif self._ws is not None:
                 await self._ws.close()
 
