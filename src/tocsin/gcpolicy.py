@@ -17,12 +17,12 @@ short and they free most garbage. Pauses are exported as ``tocsin_gc_pause_secon
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import time
 from typing import Any
 
 from tocsin import metrics
+from tocsin.tasks import cancel_and_wait
 
 _started: list[float] = []
 
@@ -77,11 +77,8 @@ class ScheduledFullCollections:
 
     async def stop(self) -> None:
         """Give full collections back to Python."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         if self._thresholds is not None:
             gc.set_threshold(*self._thresholds)
             self._thresholds = None

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from tocsin import metrics
 from tocsin.deadlines.service import DeadlineService
+from tocsin.tasks import cancel_and_wait
 
 log = logging.getLogger("tocsin.deadlines")
 
@@ -49,11 +49,8 @@ class DeadlineScheduler:
 
     async def stop(self) -> None:
         """Cancel the loop."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def _run(self) -> None:
         now = datetime.now(UTC)
