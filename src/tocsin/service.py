@@ -266,9 +266,9 @@ class NotificationService:
         rows = rows[:limit]
         return InboxPage(rows, rows[-1].notification.cursor if more and rows else None)
 
-    async def unread_count(self, identity: Identity) -> int:
-        """How many notifications the user has not read."""
-        return await self.store.unread_count(identity)
+    async def unread_count(self, identity: Identity, up_to: int | None = None) -> int:
+        """How many notifications the user has not read (with cursors up to ``up_to``)."""
+        return await self.store.unread_count(identity, up_to)
 
     # -- read state --------------------------------------------------------------------
 

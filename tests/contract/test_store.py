@@ -147,6 +147,9 @@ async def test_read_state_mark_read_all_and_clear(store: SqlStore) -> None:
     await store.insert([draft("team", user=None, event="system-notification")])
     assert await store.unread_count(ALICE_A) == 5
     assert await store.unread_count(BOB_A) == 1
+    # Bounded by a cursor (the newest one of an inbox page): n0..n2 are cursors 1..3.
+    assert await store.unread_count(ALICE_A, up_to=3) == 3
+    assert await store.unread_count(ALICE_A, up_to=0) == 0
 
     marked = await store.mark_read(ALICE_A, ["n1", "n1", "unknown", "team"])
     assert marked == ["n1", "team"]

@@ -207,8 +207,13 @@ async def test_client_events_inbox_and_bad_payloads(
         page = await client.sio.call("inbox", {"limit": 2}, timeout=5)
         assert page["ok"] and [i["id"] for i in page["items"]] == ["i2", "i1"]
         assert page["items"][0]["event"] == "email-received"
+        # The newest page's count goes up to its newest item; every page counts all unread.
+        assert page["unreadCount"] == 3
         rest = await client.sio.call("inbox", {"limit": 2, "before": page["nextBefore"]}, timeout=5)
         assert [i["id"] for i in rest["items"]] == ["i0"] and rest["nextBefore"] is None
+        assert rest["unreadCount"] == 3
+        only_system = await client.sio.call("inbox", {"type": "system-notification"}, timeout=5)
+        assert only_system["items"] == [] and only_system["unreadCount"] == 3
         bad = await client.sio.call("mark-read", {"ids": "i0"}, timeout=5)
         assert bad == {
             "ok": False,

@@ -99,6 +99,21 @@ describe("NotificationStore", () => {
     assert.equal(store.unreadCount, 3, "already read elsewhere");
   });
 
+  it("keeps live notifications that overtook the inbox page's count", () => {
+    const store = new NotificationStore();
+    store.add(email(5), "live"); // arrived while the page (up to cursor 4) was on its way
+    store.add(email(4), "page");
+    store.add(email(3, { read: true }), "page");
+    store.setUnreadCount(1, 4); // the server counted cursor 4 only
+    assert.equal(store.unreadCount, 2, "cursor 5 is unread on top of the count");
+    store.add(email(5, { id: "e5-dup" } as Partial<AnyNotification>), "live");
+    assert.equal(store.unreadCount, 2, "cursor 5 is not counted twice");
+    const empty = new NotificationStore();
+    empty.add(email(7), "live");
+    empty.setUnreadCount(0, null); // an empty page counted nothing
+    assert.equal(empty.unreadCount, 1);
+  });
+
   it("marks read locally and mirrors notifications-read (ids, all, cleared)", () => {
     const store = new NotificationStore();
     for (const cursor of [1, 2, 3, 4]) store.add(email(cursor), "live");

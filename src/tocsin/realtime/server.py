@@ -128,14 +128,20 @@ def create_socketio_server(service: NotificationService) -> tuple[SocketServer, 
         if not isinstance(limit, int) or isinstance(limit, bool):
             raise ValidationFailed("limit: must be an integer", field="limit")
         before = data.get("before")
+        event = data.get("type") or data.get("event")
+        unread_only = bool(data.get("unread", False))
         page = await service.inbox(
             identity,
             limit=limit,
             before=None if before is None else parse_cursor(before, "before"),
-            event=data.get("type") or data.get("event"),
-            unread_only=bool(data.get("unread", False)),
+            event=event,
+            unread_only=unread_only,
         )
-        return {**page.to_json(), "unreadCount": await service.unread_count(identity)}
+        # The newest page, unfiltered, holds the newest notification: counting up to it
+        # (not to whatever was stored since) lets the client add what reached it live.
+        newest_page = before is None and not event and not unread_only
+        up_to = (page.items[0].notification.cursor if page.items else 0) if newest_page else None
+        return {**page.to_json(), "unreadCount": await service.unread_count(identity, up_to)}
 
     sio.on("mark-read", acknowledged(mark_read))
     sio.on("mark-all-read", acknowledged(mark_all_read))

@@ -156,8 +156,11 @@ class Store(ABC):
         """A page of ``identity``'s inbox, newest first (``limit`` + 1 rows tell of a next page)."""
 
     @abstractmethod
-    async def unread_count(self, identity: Identity) -> int:
-        """How many visible, not cleared notifications ``identity`` has not read."""
+    async def unread_count(self, identity: Identity, up_to: int | None = None) -> int:
+        """How many visible, not cleared notifications ``identity`` has not read.
+
+        With ``up_to``, only those with a cursor up to it (a count that matches a page).
+        """
 
     @abstractmethod
     async def mark_read(self, identity: Identity, ids: Sequence[str]) -> list[str]:

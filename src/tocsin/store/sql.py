@@ -329,16 +329,19 @@ class SqlStore(RecordQueries, Store):
             rows = await conn.execute(query.order_by(n.cursor.desc()).limit(limit + 1))
             return [InboxItem(_row_to_notification(r), bool(r.is_read)) for r in rows]
 
-    async def unread_count(self, identity: Identity) -> int:
-        """Visible rows above both watermarks without a read receipt."""
+    async def unread_count(self, identity: Identity, up_to: int | None = None) -> int:
+        """Visible rows above both watermarks (and up to ``up_to``) without a read receipt."""
         async with self.engine.connect() as conn:
             read_cursor, cleared = await self._watermarks(conn, identity)
             floor = max(read_cursor, cleared)
-            count = await conn.scalar(
+            query = (
                 select(func.count())
                 .select_from(notifications)
                 .where(_visible(identity), n.cursor > floor, ~_receipt_exists(identity))
             )
+            if up_to is not None:
+                query = query.where(n.cursor <= up_to)
+            count = await conn.scalar(query)
         return int(count or 0)
 
     async def mark_read(self, identity: Identity, ids: Sequence[str]) -> list[str]:

@@ -78,10 +78,20 @@ export class NotificationStore {
     return true;
   }
 
-  /** Take the server's unread count; it covers everything up to the newest cursor held. */
+  /**
+   * Take the server's unread count, which covers notifications up to `coveredUpTo` (by
+   * default: the newest cursor held; `null`: none). Unread notifications held here with a
+   * newer cursor (live events that overtook the count's answer) are added on top.
+   */
   setUnreadCount(count: number, coveredUpTo: Cursor | null = this.since): void {
     if (typeof count !== "number" || !Number.isFinite(count)) return;
-    this.unreadCount = Math.max(0, Math.trunc(count));
+    let newer = 0;
+    for (const item of this.items) {
+      if (!item.read && (coveredUpTo === null || compareCursor(item.cursor, coveredUpTo) > 0)) {
+        newer += 1;
+      }
+    }
+    this.unreadCount = Math.max(0, Math.trunc(count)) + newer;
     this.countedUpTo = maxCursor(this.countedUpTo, maxCursor(coveredUpTo, this.since));
   }
 
