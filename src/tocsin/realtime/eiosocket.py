@@ -77,7 +77,9 @@ class EngineSocket(AsyncSocket):  # type: ignore[misc]
         super().__init__(server, sid)
         self.link: LinkedWebSocketProtocol | None = None
         self._ws: Any = None
-        self._held: deque[eio_packet.Packet] = deque()
+        # Created when first needed: an empty deque is 624 bytes, and most sockets never
+        # hold anything.
+        self._held: deque[eio_packet.Packet] | None = None
         self._flusher: asyncio.Task[None] | None = None
         self._ping_timer: asyncio.TimerHandle | None = None
 
@@ -93,7 +95,7 @@ class EngineSocket(AsyncSocket):  # type: ignore[misc]
         if self.link is None:
             size: int = self.queue.qsize()
             return size
-        return len(self._held)
+        return len(self._held) if self._held is not None else 0
 
     async def drained(self) -> None:
         """Return once every waiting packet has been written."""
@@ -230,19 +232,22 @@ class EngineSocket(AsyncSocket):  # type: ignore[misc]
             self.queue.put_nowait(pkt)
             return
         if self._held or not link.send_text_now(pkt.encode(), getattr(pkt, "frame", None)):
+            if self._held is None:
+                self._held = deque()
             self._held.append(pkt)
             if self._flusher is None:
                 self._flusher = asyncio.get_running_loop().create_task(self._flush(link))
 
     async def _flush(self, link: LinkedWebSocketProtocol) -> None:
+        held = self._held
         try:
-            while self._held:
+            while held:
                 await link.wait_writable()
-                while self._held:
-                    pkt = self._held[0]
+                while held:
+                    pkt = held[0]
                     if not link.send_text_now(pkt.encode(), getattr(pkt, "frame", None)):
                         break
-                    self._held.popleft()
+                    held.popleft()
         finally:
             self._flusher = None
 

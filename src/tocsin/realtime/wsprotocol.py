@@ -10,6 +10,7 @@ under another ASGI server it is absent and Engine.IO sends through ASGI as usual
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
@@ -31,8 +32,44 @@ def link_of(scope: dict[str, Any]) -> LinkedWebSocketProtocol | None:
     return extension.get("link") if isinstance(extension, dict) else None
 
 
+class _Inbox:
+    """The receive queue uvicorn's protocol needs: ``put_nowait``, ``get``, ``empty``.
+
+    An ``asyncio.Queue`` holds four deques (about 2.5 KB) for the connection's life; this
+    one reader, few-messages queue needs a list and, while the reader waits, one future.
+    """
+
+    __slots__ = ("_items", "_waiter")
+
+    def __init__(self) -> None:
+        self._items: list[Any] = []
+        self._waiter: asyncio.Future[None] | None = None
+
+    def put_nowait(self, item: Any) -> None:
+        self._items.append(item)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def empty(self) -> bool:
+        return not self._items
+
+    async def get(self) -> Any:
+        while not self._items:
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        return self._items.pop(0)
+
+
 class LinkedWebSocketProtocol(WebSocketsSansIOProtocol):
     """uvicorn's sans-I/O WebSocket protocol, offering itself as the connection's link."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.queue = _Inbox()  # type: ignore[assignment]
 
     def handle_connect(self, event: Request) -> None:
         """Accept the upgrade as uvicorn does, and put the link in the ASGI scope."""
