@@ -46,15 +46,18 @@ class _Inbox:
         self._waiter: asyncio.Future[None] | None = None
 
     def put_nowait(self, item: Any) -> None:
+        """Add a message and wake the reader."""
         self._items.append(item)
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
     def empty(self) -> bool:
+        """Whether no message is waiting."""
         return not self._items
 
     async def get(self) -> Any:
+        """The oldest message, once there is one."""
         while not self._items:
             self._waiter = asyncio.get_running_loop().create_future()
             try:
