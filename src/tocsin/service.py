@@ -206,7 +206,6 @@ class NotificationService:
             except TocsinError as exc:
                 outcomes[index] = exc
         results = await self.store.insert([d for _, d in drafts])
-        accepted_at = datetime.now(UTC)
         stored: list[StoredNotification] = []
         for (index, draft), result in zip(drafts, results, strict=True):
             if result.key_conflict:
@@ -218,7 +217,7 @@ class NotificationService:
                 continue
             outcomes[index] = Published(result.id, result.cursor, result.created)
             if result.created:
-                stored.append(draft.stored(result.cursor, accepted_at))
+                stored.append(draft.stored(result.cursor, result.accepted_at))
                 metrics.published(draft.event).inc()
         if stored:
             for listener in self._stored_listeners:

@@ -9,26 +9,20 @@ delivered, in cursor order, when a handed-over one arrives after it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.conftest import make_settings
 from tests.helpers import Client, ServerThread, email, publish, tocsin_cli, token
+from tocsin.config import Settings
 
 
 @pytest.fixture
-def slow_poll_server(tmp_path: Path) -> Iterator[ServerThread]:
-    # A store poll once a minute: a notification the dispatcher was not handed must be
-    # found because of the gap before a handed one, not by the periodic poll.
-    node = ServerThread(make_settings(f"sqlite+aiosqlite:///{tmp_path / 't.db'}", poll_interval=60))
-    node.start()
-    try:
-        yield node
-    finally:
-        node.close()
+def settings(sqlite_url: str) -> Settings:
+    # A store poll once a minute (this module's `server`): a notification the dispatcher
+    # was not handed must be found because of the gap before a handed one, not by the poll.
+    return make_settings(sqlite_url, poll_interval=60)
 
 
 async def test_handed_over_payload_is_what_the_store_returns(
@@ -54,9 +48,8 @@ async def test_handed_over_payload_is_what_the_store_returns(
 
 
 async def test_a_notification_stored_elsewhere_is_sent_before_a_later_handed_one(
-    slow_poll_server: ServerThread,
+    server: ServerThread, http: httpx.AsyncClient
 ) -> None:
-    server = slow_poll_server
     client = Client(server.url, "alice", "firm-a")
     await client.connect()
     try:
@@ -74,8 +67,7 @@ async def test_a_notification_stored_elsewhere_is_sent_before_a_later_handed_one
             "--user",
             "alice",
         )
-        async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
-            response = await publish(http, email("alice", "firm-a", subject="over HTTP"))
+        response = await publish(http, email("alice", "firm-a", subject="over HTTP"))
         assert response.status_code == 202, response.text
         received = await client.wait_notifications(2, timeout=10)
         assert [n["subject"] for n in received] == ["from the CLI", "over HTTP"]

@@ -63,8 +63,7 @@ class SharedPacket(eio_packet.Packet):  # type: ignore[misc]
 
     def __init__(self, data: str) -> None:
         super().__init__(eio_packet.MESSAGE, data)
-        self.text: str = self.encode()
-        self.frame: bytes = text_frame(self.text)
+        self.frame: bytes = text_frame(self.encode())  # encode() caches the text too
 
 
 class EngineSocket(AsyncSocket):  # type: ignore[misc]
@@ -173,7 +172,6 @@ class EngineSocket(AsyncSocket):  # type: ignore[misc]
         try:
             await self._read(ws)
         finally:
-            self._stop_ping()
             await self.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_CLOSE)
 
     # -- internals ----------------------------------------------------------------------

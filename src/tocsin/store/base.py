@@ -30,7 +30,7 @@ class Draft:
         """Publisher ids and idempotency keys are unique within this scope (the tenant)."""
         return self.tenant_id or ""
 
-    def stored(self, cursor: int, accepted_at: datetime) -> StoredNotification:
+    def stored(self, cursor: int, accepted_at: datetime | None) -> StoredNotification:
         """This draft as the store now holds it under ``cursor``."""
         return StoredNotification(
             cursor=cursor,
@@ -54,6 +54,8 @@ class StoreResult:
     created: bool
     # The idempotency key was already used for a different request.
     key_conflict: bool = False
+    # When the store accepted it (set when ``created``): the ``accepted_at`` it stored.
+    accepted_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

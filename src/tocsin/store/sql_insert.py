@@ -74,7 +74,7 @@ def insert_drafts(conn: Connection, drafts: Sequence[Draft]) -> list[StoreResult
                 "request_hash": draft.request_hash,
             }
         )
-        results.append(StoreResult(draft.id, current, True))
+        results.append(StoreResult(draft.id, current, True, accepted_at=accepted_at))
     if rows:
         conn.execute(notifications.insert(), rows)
         conn.execute(
