@@ -14,29 +14,57 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, select, update
+from sqlalchemy import Connection, Engine, bindparam, create_engine, select, update
 from sqlalchemy.engine import make_url
 
 from tocsin.store.base import Draft, StoreResult
+from tocsin.store.prepared import Prepared, PreparedSet
 from tocsin.store.tables import cursor_sequence, notifications
 
 SEQUENCE_NAME = "notifications"
 WRITE_OPTION = "tocsin_write"
 
 n = notifications.c
+_ROW_KEYS = (
+    "cursor",
+    "public_id",
+    "id_scope",
+    "event",
+    "audience",
+    "tenant_id",
+    "user_id",
+    "payload",
+    "created_at",
+    "accepted_at",
+    "idempotency_key",
+    "request_hash",
+)
+_LOCK_COUNTER = PreparedSet(
+    lambda dialect: Prepared.compile(
+        select(cursor_sequence.c.value)
+        .where(cursor_sequence.c.name == bindparam("sequence"))
+        .with_for_update(),
+        dialect,
+    )
+)
+_SET_COUNTER = PreparedSet(
+    lambda dialect: Prepared.compile(
+        update(cursor_sequence)
+        .where(cursor_sequence.c.name == bindparam("sequence"))
+        .values(value=bindparam("new_value")),
+        dialect,
+    )
+)
+_INSERT_ROWS = PreparedSet(
+    lambda dialect: Prepared.compile(notifications.insert().inline(), dialect, _ROW_KEYS)
+)
 
 
 def insert_drafts(conn: Connection, drafts: Sequence[Draft]) -> list[StoreResult]:
     """Store ``drafts`` in the caller's write transaction; see :meth:`Store.insert`."""
     # Locking the counter first serialises publishers, which makes the
     # duplicate checks below race-free and hands out cursors in commit order.
-    current = (
-        conn.execute(
-            select(cursor_sequence.c.value)
-            .where(cursor_sequence.c.name == SEQUENCE_NAME)
-            .with_for_update()
-        )
-    ).scalar_one()
+    current = int(_LOCK_COUNTER.on(conn).execute(conn, {"sequence": SEQUENCE_NAME}).scalar_one())
     by_id, by_key = _existing(conn, drafts)
     results: list[StoreResult] = []
     rows: list[dict[str, Any]] = []
@@ -76,12 +104,8 @@ def insert_drafts(conn: Connection, drafts: Sequence[Draft]) -> list[StoreResult
         )
         results.append(StoreResult(draft.id, current, True, accepted_at=accepted_at))
     if rows:
-        conn.execute(notifications.insert(), rows)
-        conn.execute(
-            update(cursor_sequence)
-            .where(cursor_sequence.c.name == SEQUENCE_NAME)
-            .values(value=current)
-        )
+        _INSERT_ROWS.on(conn).execute_many(conn, rows)
+        _SET_COUNTER.on(conn).execute(conn, {"sequence": SEQUENCE_NAME, "new_value": current})
     return results
 
 

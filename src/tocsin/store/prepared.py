@@ -1,0 +1,83 @@
+"""Core statements compiled once per dialect and run with ``exec_driver_sql``.
+
+``Connection.execute`` of a Core statement looks up its compiled form in the cache, then
+builds every row's parameters through the compiled statement's machinery: about 15 µs per
+row of ``notifications`` and 70 µs per statement, four times what SQLite takes to insert the
+row. The write path runs the same few statements thousands of times a second, so it compiles
+them once and hands the driver ready rows, converted by the dialect's own bind processors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, CursorResult
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql import ClauseElement
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """One statement as a dialect's SQL text, with its parameters' order and converters."""
+
+    sql: str
+    names: tuple[str, ...]
+    positional: bool
+    # (position, converter) for the parameters whose type converts values for the driver.
+    converters: tuple[tuple[int, Callable[[Any], Any]], ...]
+
+    @classmethod
+    def compile(
+        cls, statement: ClauseElement, dialect: Dialect, column_keys: Sequence[str] | None = None
+    ) -> Prepared:
+        """Compile ``statement``; ``column_keys`` name an INSERT's columns, in any order."""
+        compiled = statement.compile(
+            dialect=dialect, column_keys=list(column_keys) if column_keys else None
+        )
+        names = tuple(compiled.positiontup or ()) if compiled.positional else tuple(compiled.binds)
+        converters = []
+        for position, name in enumerate(names):
+            convert = compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
+            if convert is not None:
+                converters.append((position, convert))
+        return cls(str(compiled), names, compiled.positional, tuple(converters))
+
+    def parameters(self, values: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
+        """``values`` converted for the driver, in the form its paramstyle takes."""
+        converted = [values[name] for name in self.names]
+        for position, convert in self.converters:
+            value = converted[position]
+            if value is not None:
+                converted[position] = convert(value)
+        if self.positional:
+            return tuple(converted)
+        return dict(zip(self.names, converted, strict=True))
+
+    def execute(self, conn: Connection, values: Mapping[str, Any]) -> CursorResult[Any]:
+        """Run the statement once."""
+        return conn.exec_driver_sql(self.sql, self.parameters(values))
+
+    def execute_many(self, conn: Connection, rows: Iterable[Mapping[str, Any]]) -> None:
+        """Run the statement for every row (the driver's ``executemany``)."""
+        batch = [self.parameters(row) for row in rows]
+        if batch:
+            conn.exec_driver_sql(self.sql, batch)  # type: ignore[arg-type]
+
+
+class PreparedSet:
+    """A statement compiled lazily, once per dialect and driver (their paramstyles differ)."""
+
+    def __init__(self, build: Callable[[Dialect], Prepared]) -> None:
+        self._build = build
+        self._by_dialect: dict[tuple[str, str], Prepared] = {}
+
+    def on(self, conn: Connection) -> Prepared:
+        """The statement compiled for ``conn``'s dialect."""
+        dialect = conn.dialect
+        key = (dialect.name, dialect.driver)
+        prepared = self._by_dialect.get(key)
+        if prepared is None:
+            prepared = self._by_dialect[key] = self._build(dialect)
+        return prepared
