@@ -159,11 +159,20 @@ async def test_concurrent_publishers_while_a_client_keeps_reconnecting(store_url
                             timeout=30,
                         )
                     else:
-                        # Take a few events, then drop the connection mid-stream.
-                        await client.log.wait_for(
-                            lambda _log, c=client: len(c.notifications()) >= 25 or done.is_set(),
-                            timeout=30,
+                        # Take a few events, then drop the connection mid-stream; the
+                        # publishers finishing ends the wait too (it is not a client event).
+                        enough = asyncio.create_task(
+                            client.log.wait_for(
+                                lambda _log, c=client: len(c.notifications()) >= 25, timeout=30
+                            )
                         )
+                        finished = asyncio.create_task(done.wait())
+                        await asyncio.wait({enough, finished}, return_when=asyncio.FIRST_COMPLETED)
+                        finished.cancel()
+                        if enough.done():
+                            enough.result()  # raises if it timed out
+                        else:
+                            enough.cancel()
                     await client.disconnect()
                     for resync in client.log.of("resync"):
                         # The replay bound was hit: page the HTTP inbox, as the contract says.

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import math
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,6 +38,23 @@ HANDOFF_LIMIT = 10_000
 _REPLAY_DRAIN_WAIT = 10.0
 
 
+@dataclass(slots=True, eq=False)
+class FanOut:
+    """One notification on its way to a snapshot of its recipients."""
+
+    note: StoredNotification
+    recipients: list[Connection]
+    # Recipients before this index have been gone through.
+    position: int = 0
+    packet: Packet | None = None
+    sent: int = 0
+
+    @property
+    def done(self) -> bool:
+        """Every recipient has been gone through."""
+        return self.position >= len(self.recipients)
+
+
 class Dispatcher:
     """Owns the registry of this node's sockets and everything emitted to them."""
 
@@ -54,6 +72,10 @@ class Dispatcher:
         self._task: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[Any]] = set()
         self._count_due: set[str] = set()
+        # The loop is inside ``drain``: hand-overs leave the sending to it.
+        self._draining = False
+        # A notification whose recipients were only partly sent at hand-over.
+        self._unfinished: FanOut | None = None
         sio.rooms.on_connected = self._connected
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -89,11 +111,32 @@ class Dispatcher:
             await self._emit_read(message)
 
     def take_over(self, notes: list[StoredNotification]) -> None:
-        """Service hook: notifications this process just committed, to send as they are."""
+        """Service hook: notifications this process just committed, to send as they are.
+
+        When the loop is idle, sending starts here, before the publisher's answer is
+        written; the loop finishes whatever goes beyond one chunk of recipients.
+        """
         for note in notes:
             if note.cursor > self.cursor and len(self._handed) < HANDOFF_LIMIT:
                 self._handed[note.cursor] = note
+        if not self._draining and self._unfinished is None:
+            try:
+                self._send_handed_now()
+            except Exception:
+                # Stored is stored: the publisher still gets its answer.
+                metrics.ERRORS.labels("dispatch").inc()
+                log.exception("dispatch failed at cursor %s", self.cursor)
         self._announce(float(max(note.cursor for note in notes)))
+
+    def _send_handed_now(self) -> None:
+        budget = FANOUT_CHUNK
+        while budget > 0 and (note := self._handed.pop(self.cursor + 1, None)) is not None:
+            self.cursor = note.cursor
+            job = FanOut(note, self.registry.recipients(note))
+            budget -= max(1, self._advance(job, budget))
+            if not job.done:
+                self._unfinished = job
+                return
 
     def _announce(self, cursor: float) -> None:
         self._announced = max(self._announced, cursor)
@@ -126,6 +169,16 @@ class Dispatcher:
         without a gap; anything else (other nodes, a gap, a missed doorbell) is read from
         the store. Reading stops once every announced cursor has been sent.
         """
+        self._draining = True
+        try:
+            if self._unfinished is not None:
+                job, self._unfinished = self._unfinished, None
+                await self._send_all(job)
+            await self._drain_from_cursor()
+        finally:
+            self._draining = False
+
+    async def _drain_from_cursor(self) -> None:
         while True:
             batch = self._next_handed()
             if not batch:
@@ -141,10 +194,7 @@ class Dispatcher:
                 if note.cursor <= self.cursor:
                     continue
                 self.cursor = note.cursor
-                await self._fan_out(note)
-                if note.accepted_at is not None:
-                    lag = datetime.now(UTC) - note.accepted_at
-                    metrics.PUBLISH_TO_EMIT.observe(max(0.0, lag.total_seconds()))
+                await self._send_all(FanOut(note, self.registry.recipients(note)))
 
     def _next_handed(self) -> list[StoredNotification]:
         """The handed-over notifications that follow the cursor without a gap."""
@@ -162,26 +212,40 @@ class Dispatcher:
                 del handed[stale]
         return batch
 
-    async def _fan_out(self, note: StoredNotification) -> None:
-        # Encoded once, queued without a task per recipient; every FANOUT_CHUNK recipients
-        # the loop yields so that writers start sending (the first sockets of a 10,000-socket
-        # broadcast need not wait for the last to be queued).
-        packet: Packet | None = None
-        sent = 0
-        for position, connection in enumerate(self.registry.recipients(note), 1):
-            if position % FANOUT_CHUNK == 0:
-                await asyncio.sleep(0)
+    async def _send_all(self, job: FanOut) -> None:
+        # The loop yields every FANOUT_CHUNK recipients, so that a 10,000-socket broadcast
+        # does not hold up HTTP requests and heartbeats for its whole length.
+        self._advance(job, FANOUT_CHUNK)
+        while not job.done:
+            await asyncio.sleep(0)
+            self._advance(job, FANOUT_CHUNK)
+
+    def _advance(self, job: FanOut, limit: int) -> int:
+        """Send ``job``'s notification to up to ``limit`` more recipients; returns how many
+        recipients it went through (sent, held as pending, or skipped as already sent)."""
+        note = job.note
+        recipients = job.recipients
+        start = job.position
+        stop = min(len(recipients), start + limit)
+        for index in range(start, stop):
+            connection = recipients[index]
             if not connection.live:
                 connection.pending.append(note)
                 continue
             if note.cursor <= connection.delivered:
                 continue
             connection.delivered = note.cursor
-            if packet is None:
-                packet = event_packet(note.event, note.to_wire())
-            sent += self._send(connection, packet)
-        if sent:
-            metrics.emitted(note.event).inc(sent)
+            if job.packet is None:
+                job.packet = event_packet(note.event, note.to_wire())
+            job.sent += self._send(connection, job.packet)
+        job.position = stop
+        if job.done:
+            if job.sent:
+                metrics.emitted(note.event).inc(job.sent)
+            if note.accepted_at is not None:
+                lag = datetime.now(UTC) - note.accepted_at
+                metrics.PUBLISH_TO_EMIT.observe(max(0.0, lag.total_seconds()))
+        return stop - start
 
     # -- sockets coming and going -----------------------------------------------------
 

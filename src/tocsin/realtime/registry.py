@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from tocsin.limits import TokenBucket
@@ -80,11 +79,12 @@ class Registry:
         """The sockets of one identity."""
         return list(self._by_user.get((tenant_id, user_id), {}).values())
 
-    def recipients(self, note: StoredNotification) -> Iterator[Connection]:
+    def recipients(self, note: StoredNotification) -> list[Connection]:
         """Sockets allowed to receive ``note`` (a snapshot: safe while sockets come and go)."""
         if note.audience is Audience.ALL:
-            yield from list(self.by_sid.values())
-        elif note.audience is Audience.TENANT and note.tenant_id is not None:
-            yield from list(self._by_tenant.get(note.tenant_id, {}).values())
-        elif note.tenant_id is not None and note.user_id is not None:
-            yield from self.of_user(note.tenant_id, note.user_id)
+            return list(self.by_sid.values())
+        if note.audience is Audience.TENANT and note.tenant_id is not None:
+            return self.of_tenant(note.tenant_id)
+        if note.tenant_id is not None and note.user_id is not None:
+            return self.of_user(note.tenant_id, note.user_id)
+        return []
