@@ -21,6 +21,7 @@ import socketio
 from engineio import exceptions as eio_exceptions
 from engineio import packet as eio_packet
 from engineio.async_drivers.asgi import WebSocket
+from engineio.async_drivers.asgi import translate_request as asgi_translate_request
 from socketio import packet as sio_packet
 
 from tocsin import metrics
@@ -93,6 +94,65 @@ class GuardedWebSocket(WebSocket):  # type: ignore[misc]
         return None
 
 
+# Headers of a WebSocket handshake copied into ``environ`` (see ``translate_request``).
+ENVIRON_HEADERS = {
+    name.encode(): "HTTP_" + name.upper().replace("-", "_")
+    for name in (
+        "host",
+        "origin",
+        "upgrade",
+        "connection",
+        "cookie",
+        "authorization",
+        "x-forwarded-for",
+        "x-forwarded-host",
+        "x-forwarded-proto",
+    )
+}
+
+
+async def translate_request(scope: dict[str, Any], receive: Any, send: Any) -> dict[str, Any]:
+    """python-engineio's ASGI ``environ``; for a WebSocket, only what is read from it.
+
+    python-socketio keeps a socket's ``environ`` for the connection's life. python-engineio's
+    translation defines a request-body class on every call and puts an instance in
+    ``environ["wsgi.input"]`` (2.5 KB per connection); a WebSocket has no body to read. It
+    also copies every header, where a browser sends a dozen: this keeps the headers that
+    python-engineio (origin checks, upgrades) and Tocsin (credentials) read,
+    ``ENVIRON_HEADERS``, with the same keys and values as there.
+    """
+    if scope["type"] != "websocket":
+        return await asgi_translate_request(scope, receive, send)  # type: ignore[no-any-return]
+    event = await receive()
+    if event["type"] != "websocket.connect":
+        return {}
+    try:
+        query_string = scope.get("query_string", b"").decode()
+    except UnicodeDecodeError:
+        query_string = ""
+    client = scope.get("client")
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": scope["path"],
+        "QUERY_STRING": query_string,
+        "REMOTE_ADDR": client[0] if client else "127.0.0.1",
+        "asgi.receive": receive,
+        "asgi.send": send,
+        "asgi.scope": scope,
+    }
+    for raw_name, raw_value in scope["headers"]:
+        key = ENVIRON_HEADERS.get(raw_name.lower())
+        if key is None:
+            continue
+        try:
+            value = raw_value.decode()
+        except UnicodeDecodeError:
+            continue
+        environ[key] = f"{environ[key]},{value}" if key in environ else value
+    environ["wsgi.url_scheme"] = environ.get("HTTP_X_FORWARDED_PROTO", "http")
+    return environ
+
+
 class EngineServer(engineio.AsyncServer):  # type: ignore[misc]
     """python-engineio's server on :class:`GuardedWebSocket` and :class:`EngineSocket`."""
 
@@ -102,7 +162,11 @@ class EngineServer(engineio.AsyncServer):  # type: ignore[misc]
         super().__init__(*args, **kwargs)
         # The async driver table is how python-engineio picks its WebSocket class.
         drivers: dict[str, Any] = getattr(self, "_async")  # noqa: B009 (untyped base)
-        self._async = {**drivers, "websocket": GuardedWebSocket}
+        self._async = {
+            **drivers,
+            "websocket": GuardedWebSocket,
+            "translate_request": translate_request,
+        }
 
     async def _handle_connect(
         self, environ: dict[str, Any], transport: str, jsonp_index: Any = None

@@ -45,8 +45,12 @@ def create_socketio_server(service: NotificationService) -> tuple[SocketServer, 
         return connection.identity
 
     async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        credential = from_handshake(auth, environ)
+        # The environ is kept for the connection's life: not the session's secrets.
+        environ.pop("HTTP_COOKIE", None)
+        environ.pop("HTTP_AUTHORIZATION", None)
         try:
-            session = await service.authenticate_user(from_handshake(auth, environ))
+            session = await service.authenticate_user(credential)
         except AuthError as exc:
             log.info("refused socket: %s (%s)", exc.reason, exc.detail)
             raise socketio.exceptions.ConnectionRefusedError(

@@ -90,6 +90,18 @@ class LinkedWebSocketProtocol(WebSocketsSansIOProtocol):
         await super().send(message)
         if message["type"] == "websocket.accept" and self.handshake_complete:
             del self.request, self.response
+            self._forget_handshake_parser()
+
+    def _forget_handshake_parser(self) -> None:
+        # websockets parses with a generator whose frame holds the handshake request as a
+        # local for the connection's life (about twenty objects). Once the connection is
+        # open, a new generator parses frames only, as the old one would from here on. A
+        # client may not send frames before it has the 101 response, so nothing is
+        # buffered; if something is, the old parser stays.
+        conn = self.conn
+        if conn.state is State.OPEN and not conn.reader.buffer:
+            conn.parser = conn.parse()
+            next(conn.parser)
 
     @property
     def open(self) -> bool:
