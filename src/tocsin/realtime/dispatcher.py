@@ -269,7 +269,7 @@ class Dispatcher:
         if expires_at is not None:
             delay = max(0.0, expires_at + CLOCK_TOLERANCE - time.time())
             connection.expiry = asyncio.get_running_loop().call_later(
-                delay, lambda: self._spawn(self._expire(sid))
+                delay, self._expire_later, sid
             )
         self.registry.add(connection)
         metrics.CONNECTIONS.inc()
@@ -283,6 +283,9 @@ class Dispatcher:
             if connection.expiry is not None:
                 connection.expiry.cancel()
             self._schedule_count(connection.identity.tenant_id)
+
+    def _expire_later(self, sid: str) -> None:
+        self._spawn(self._expire(sid))
 
     async def _expire(self, sid: str) -> None:
         if sid in self.registry.by_sid:

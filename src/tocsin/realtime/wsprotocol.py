@@ -67,12 +67,48 @@ class _Inbox:
         return self._items.pop(0)
 
 
+class _Flag:
+    """What uvicorn uses of ``asyncio.Event`` for its ``writable`` flag, without the deque
+    an Event allocates up front (0.7 KB per connection): waiters only while paused."""
+
+    __slots__ = ("_is_set", "_waiters")
+
+    def __init__(self) -> None:
+        self._is_set = True
+        self._waiters: list[asyncio.Future[None]] = []
+
+    def is_set(self) -> bool:
+        """Whether the flag is up."""
+        return self._is_set
+
+    def set(self) -> None:
+        """Raise the flag and wake every waiter."""
+        self._is_set = True
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def clear(self) -> None:
+        """Lower the flag."""
+        self._is_set = False
+
+    async def wait(self) -> bool:
+        """Return once the flag is up."""
+        while not self._is_set:
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            await waiter
+        return True
+
+
 class LinkedWebSocketProtocol(WebSocketsSansIOProtocol):
     """uvicorn's sans-I/O WebSocket protocol, offering itself as the connection's link."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.queue = _Inbox()  # type: ignore[assignment]
+        self.writable = _Flag()  # type: ignore[assignment]
 
     def handle_connect(self, event: Request) -> None:
         """Accept the upgrade as uvicorn does, and put the link in the ASGI scope."""
