@@ -1,9 +1,10 @@
-"""A node's delivery loop: reads the store in cursor order and emits to connected sockets.
+"""A node's delivery loop: sends notifications to connected sockets in cursor order.
 
-The bus only rings the doorbell; what is sent always comes from the store, oldest cursor
+The bus only rings the doorbell; what is sent is what the store committed, oldest cursor
 first. Cursors become visible in commit order (see ``store.tables.cursor_sequence``), so
 reading "everything after the last cursor I sent" never skips a late commit. A periodic
-poll covers doorbells that never arrived.
+poll covers doorbells that never arrived. What this process committed itself is handed
+over from memory (``take_over``) and, when the loop is idle, sent at once.
 """
 
 from __future__ import annotations

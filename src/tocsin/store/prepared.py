@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, CursorResult
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +37,8 @@ class Prepared:
         compiled = statement.compile(
             dialect=dialect, column_keys=list(column_keys) if column_keys else None
         )
+        if not isinstance(compiled, SQLCompiler):
+            raise TypeError(f"not a SQL statement: {statement!r}")
         names = tuple(compiled.positiontup or ()) if compiled.positional else tuple(compiled.binds)
         converters = []
         for position, name in enumerate(names):
@@ -63,7 +66,7 @@ class Prepared:
         """Run the statement for every row (the driver's ``executemany``)."""
         batch = [self.parameters(row) for row in rows]
         if batch:
-            conn.exec_driver_sql(self.sql, batch)  # type: ignore[arg-type]
+            conn.exec_driver_sql(self.sql, batch)
 
 
 class PreparedSet:
