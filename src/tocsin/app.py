@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import socketio
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
@@ -23,6 +22,7 @@ from tocsin.deadlines.scheduler import DeadlineScheduler
 from tocsin.deadlines.service import DeadlineService
 from tocsin.gcpolicy import ScheduledFullCollections, freeze_startup_objects, watch_collections
 from tocsin.ingest import start_mailbox_watchers
+from tocsin.realtime.engine import SocketIOApp
 from tocsin.realtime.server import create_socketio_server
 from tocsin.service import NotificationService
 from tocsin.store.sql import SqlStore
@@ -128,4 +128,4 @@ def create_app(settings: Settings | None = None, service: NotificationService | 
     api.openapi = lambda: _openapi(api)  # type: ignore[method-assign]
     if not settings.websocket_enabled:
         return api
-    return socketio.ASGIApp(sio, other_asgi_app=api, socketio_path=settings.websocket_path)
+    return SocketIOApp(sio, other_asgi_app=api, socketio_path=settings.websocket_path)

@@ -7,9 +7,13 @@ handshake parser would keep the upgrade request alive; the linked protocol repla
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+from typing import Any
+
 import socketio
 
-from tests.helpers import ServerThread, token
+from tests.helpers import Client, ServerThread, token
 
 
 async def test_a_socket_keeps_neither_its_credentials_nor_headers_nobody_reads(
@@ -45,5 +49,79 @@ async def test_a_socket_keeps_neither_its_credentials_nor_headers_nobody_reads(
         # The frame parser running now is not the one that parsed the upgrade request.
         assert "request" not in link.conn.parser.gi_frame.f_locals
         assert not hasattr(link, "request")
+    finally:
+        await client.disconnect()
+
+
+def _awaiting(coro: Any) -> list[str]:
+    """The names of the suspended coroutines from ``coro`` down to what it awaits."""
+    names = []
+    while coro is not None and hasattr(coro, "cr_code"):
+        names.append(coro.cr_code.co_qualname)
+        coro = coro.cr_await
+    return names
+
+
+async def test_an_open_websocket_is_not_a_chain_of_waiting_coroutines(
+    server: ServerThread,
+) -> None:
+    client = Client(server.url, "alice", "firm-a")
+    await client.connect()
+    try:
+        dispatcher = server.app.other_asgi_app.state.dispatcher
+        [connection] = dispatcher.registry.by_sid.values()
+        link = connection.transport.link
+        [task] = link.tasks  # uvicorn's task running the ASGI call
+        chain = _awaiting(task.get_coro())
+        # The ASGI call returned down to the app that keeps the connection open; the
+        # socket reads through the link's listener, not a reader coroutine.
+        assert chain[-2:] == ["SocketIOApp.__call__", "LinkedWebSocketProtocol.wait_detached"]
+        assert len(chain) <= 4, chain
+        # And it still reads: a round trip through a handler.
+        answer = await client.sio.call("inbox", {"limit": 1}, timeout=10)
+        assert "items" in answer
+    finally:
+        await client.disconnect()
+    await asyncio.wait_for(asyncio.wrap_future(_done(task)), 10)
+
+
+def _done(task: Any) -> concurrent.futures.Future[None]:
+    """A concurrent future set once ``task`` (on the server's loop) is done."""
+    result: concurrent.futures.Future[None] = concurrent.futures.Future()
+
+    def watch() -> None:
+        if task.done():
+            result.set_result(None)
+        else:
+            task.add_done_callback(lambda _t: result.set_result(None))
+
+    task.get_loop().call_soon_threadsafe(watch)
+    return result
+
+
+async def test_a_socket_stops_reading_while_its_backlog_is_full(server: ServerThread) -> None:
+    client = Client(server.url, "alice", "firm-a")
+    await client.connect()
+    try:
+        dispatcher = server.app.other_asgi_app.state.dispatcher
+        [connection] = dispatcher.registry.by_sid.values()
+        socket, link = connection.transport, connection.transport.link
+
+        async def burst() -> tuple[bool, bool]:
+            # 20 packets arriving in one read, as the link hands them over: synchronously.
+            for _ in range(20):
+                link.queue.put_nowait({"type": "websocket.receive", "text": '42["inbox",{}]'})
+            held = link.read_paused
+            receiver = socket._receiver
+            assert receiver is not None
+            await asyncio.wait_for(receiver, 5)
+            return held, link.read_paused
+
+        loop = next(iter(link.tasks)).get_loop()
+        held, after = await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(burst(), loop))
+        assert held, "reading should pause while 16 packets wait"
+        assert not after, "reading should resume once they are handled"
+        # And the socket still works.
+        assert "items" in await client.sio.call("inbox", {"limit": 1}, timeout=5)
     finally:
         await client.disconnect()

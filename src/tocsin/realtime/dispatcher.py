@@ -27,6 +27,7 @@ from tocsin.limits import TokenBucket
 from tocsin.models import CLIENTS_COUNT, NOTIFICATIONS_READ, RESYNC, Identity, StoredNotification
 from tocsin.realtime.engine import SocketServer, event_packet
 from tocsin.realtime.registry import Connection, Registry
+from tocsin.realtime.timers import CoarseTimers
 from tocsin.service import NotificationService
 
 log = logging.getLogger("tocsin.realtime")
@@ -73,6 +74,8 @@ class Dispatcher:
         self._task: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[Any]] = set()
         self._count_due: set[str] = set()
+        # Sessions that end while connected, by sid (a second late at most).
+        self._expiries: CoarseTimers[str] = CoarseTimers(1.0, self._expire_later)
         # The loop is inside ``drain``: hand-overs leave the sending to it.
         self._draining = False
         # A notification whose recipients were only partly sent at hand-over.
@@ -89,6 +92,7 @@ class Dispatcher:
 
     async def stop(self) -> None:
         """Stop the loop and any per-socket start-up tasks."""
+        self._expiries.close()
         tasks = [t for t in (self._task, *self._background) if t is not None]
         for task in tasks:
             task.cancel()
@@ -269,9 +273,7 @@ class Dispatcher:
         )
         if expires_at is not None:
             delay = max(0.0, expires_at + CLOCK_TOLERANCE - time.time())
-            connection.expiry = asyncio.get_running_loop().call_later(
-                delay, self._expire_later, sid
-            )
+            self._expiries.start(sid, delay)
         self.registry.add(connection)
         metrics.CONNECTIONS.inc()
         self._schedule_count(identity.tenant_id)
@@ -281,8 +283,7 @@ class Dispatcher:
         connection = self.registry.remove(sid)
         if connection is not None:
             metrics.CONNECTIONS.dec()
-            if connection.expiry is not None:
-                connection.expiry.cancel()
+            self._expiries.cancel(sid)
             self._schedule_count(connection.identity.tenant_id)
 
     def _expire_later(self, sid: str) -> None:

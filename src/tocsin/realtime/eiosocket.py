@@ -25,9 +25,13 @@ from engineio import exceptions
 from engineio import packet as eio_packet
 from engineio.async_socket import AsyncSocket
 
+from tocsin import metrics
 from tocsin.realtime.wsprotocol import LinkedWebSocketProtocol, text_frame
 
 log = logging.getLogger("tocsin.realtime")
+
+# Packets (other than PONGs) a detached socket holds before it stops reading its client.
+_INBOUND_LIMIT = 16
 
 
 class _NoQueue:
@@ -58,6 +62,33 @@ class _NoQueue:
 _NO_QUEUE = _NoQueue()
 
 
+# Engine.IO packet types a client may send over a WebSocket: PING..UPGRADE ("2".."5");
+# "1" is CLOSE. Socket.IO packet types inside a MESSAGE ("4"): 0..4; 5 and 6 are the
+# binary variants, which Tocsin never uses and whose attachments python-socketio would
+# buffer without a bound.
+_CLIENT_EIO_TYPES = frozenset("12345")
+_BINARY_SIO_TYPES = frozenset("56")
+
+
+def frame_refusal(data: object) -> str | None:
+    """Why a WebSocket frame from a client is refused (the connection is then closed)."""
+    if isinstance(data, bytes | bytearray):
+        return "binary_frame"
+    if not isinstance(data, str) or not data:
+        return "empty_frame"
+    if data[0] not in _CLIENT_EIO_TYPES:
+        return "unknown_packet_type"
+    if data[0] == "4" and len(data) > 1 and data[1] in _BINARY_SIO_TYPES:
+        return "binary_packet"
+    return None
+
+
+def refused(reason: str) -> None:
+    """Count and log a refused frame (its connection is then closed)."""
+    metrics.ERRORS.labels(f"frame_{reason}").inc()
+    log.info("closing a socket that sent a refused frame (%s)", reason)
+
+
 class SharedPacket(eio_packet.Packet):  # type: ignore[misc]
     """An Engine.IO MESSAGE encoded and framed once, written as is to many sockets."""
 
@@ -80,7 +111,10 @@ class EngineSocket(AsyncSocket):  # type: ignore[misc]
         # hold anything.
         self._held: deque[eio_packet.Packet] | None = None
         self._flusher: asyncio.Task[None] | None = None
-        self._ping_timer: asyncio.TimerHandle | None = None
+        # On a detached link: packets received and not yet handled, and their handler.
+        self._inbound: list[eio_packet.Packet] | None = None
+        self._receiver: asyncio.Task[None] | None = None
+        self._closer: asyncio.Task[None] | None = None
 
     # -- what the dispatcher uses -------------------------------------------------------
 
@@ -126,8 +160,7 @@ class EngineSocket(AsyncSocket):  # type: ignore[misc]
         """Ping after the interval, once the previous ping was answered (a timer, no task)."""
         if self.last_ping:
             self.last_ping = None
-            loop = asyncio.get_running_loop()
-            self._ping_timer = loop.call_later(self.server.ping_interval, self._ping)
+            self.server.ping_timers.start(self.sid, self.server.ping_interval)
 
     async def close(self, wait: bool = True, abort: bool = False, reason: Any = None) -> None:
         """Close as python-engineio does; on a link, also end the WebSocket itself.
@@ -169,12 +202,88 @@ class EngineSocket(AsyncSocket):  # type: ignore[misc]
         self.link = link
         self._move_queued()
         self.queue = _NO_QUEUE
+        if link.may_detach:
+            # From here on the link calls this socket for each message; this coroutine,
+            # and the ASGI call chain above it, can return.
+            link.detach(self._on_message)
+            return
         try:
             await self._read(ws)
         finally:
             await self.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_CLOSE)
 
     # -- internals ----------------------------------------------------------------------
+
+    def _on_message(self, message: dict[str, Any]) -> None:
+        """A detached link's listener: one ASGI receive message, handled without awaiting.
+
+        A PONG (most of what a client sends) is handled here; other packets go, in order,
+        to a task that lives only while there are some. A client that sends faster than
+        they are handled is not read from until the backlog halves.
+        """
+        if message["type"] != "websocket.receive" or self.closed:
+            self._close_soon(self.server.reason.TRANSPORT_CLOSE)
+            return
+        data = message.get("text")
+        if data is None:
+            data = message.get("bytes")
+        reason = frame_refusal(data)
+        if reason is not None:
+            refused(reason)
+            self._close_soon(self.server.reason.TRANSPORT_CLOSE)
+            return
+        if len(str(data)) > self.server.max_http_buffer_size:
+            self._close_soon(self.server.reason.TRANSPORT_CLOSE)
+            return
+        try:
+            pkt = eio_packet.Packet(encoded_packet=data)
+        except Exception:
+            self._close_soon(self.server.reason.TRANSPORT_CLOSE)
+            return
+        if pkt.packet_type == eio_packet.PONG:
+            self.schedule_ping()  # what python-engineio's receive() does for a PONG
+            return
+        if self._inbound is None:
+            self._inbound = []
+        self._inbound.append(pkt)
+        if len(self._inbound) >= _INBOUND_LIMIT and self.link is not None:
+            self.link.pause_reading()
+        if self._receiver is None:
+            self._receiver = asyncio.get_running_loop().create_task(self._receive_inbound())
+
+    async def _receive_inbound(self) -> None:
+        inbound = self._inbound
+        try:
+            while inbound:
+                pkt = inbound.pop(0)  # a few packets at most: a list is smaller than a deque
+                if len(inbound) <= _INBOUND_LIMIT // 2 and self.link is not None:
+                    self.link.resume_reading()
+                try:
+                    await self.receive(pkt)
+                except exceptions.UnknownPacketError:
+                    pass
+                except exceptions.SocketIsClosedError:
+                    self._close_soon(self.server.reason.TRANSPORT_CLOSE)
+                    return
+                except Exception:
+                    log.exception("socket %s: receive failed", self.sid)
+        finally:
+            self._receiver = None
+            if not inbound:
+                self._inbound = None  # most sockets receive one packet (CONNECT) in all
+
+    def _close_soon(self, reason: Any) -> None:
+        if self._closer is None:
+            self._closer = asyncio.get_running_loop().create_task(self._end(reason))
+
+    async def _end(self, reason: Any) -> None:
+        # Where a reader loop would return: Engine.IO forgets the socket, then the
+        # connection is closed, as uvicorn closes it when an ASGI call returns.
+        try:
+            await self.close(wait=False, abort=True, reason=reason)
+        finally:
+            if self.link is not None:
+                self.link.end()
 
     async def _read(self, ws: Any) -> None:
         limit = self.server.max_http_buffer_size
@@ -249,13 +358,11 @@ class EngineSocket(AsyncSocket):  # type: ignore[misc]
         finally:
             self._flusher = None
 
-    def _ping(self) -> None:
-        self._ping_timer = None
+    def ping(self) -> None:
+        """Send a PING now (the server's ping timers call this)."""
         if self.open:
             self.last_ping = time.time()
             self._write(eio_packet.Packet(eio_packet.PING))
 
     def _stop_ping(self) -> None:
-        if self._ping_timer is not None:
-            self._ping_timer.cancel()
-            self._ping_timer = None
+        self.server.ping_timers.cancel(self.sid)

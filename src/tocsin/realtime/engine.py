@@ -24,32 +24,13 @@ from engineio.async_drivers.asgi import WebSocket
 from engineio.async_drivers.asgi import translate_request as asgi_translate_request
 from socketio import packet as sio_packet
 
-from tocsin import metrics
-from tocsin.realtime.eiosocket import EngineSocket, SharedPacket
+from tocsin.realtime.eiosocket import EngineSocket, SharedPacket, frame_refusal, refused
+from tocsin.realtime.timers import CoarseTimers
 from tocsin.realtime.wsprotocol import link_of
 
 log = logging.getLogger("tocsin.realtime")
 
 NAMESPACE = "/"
-# Engine.IO packet types a client may send over a WebSocket: PING..UPGRADE ("2".."5");
-# "1" is CLOSE. Socket.IO packet types inside a MESSAGE ("4"): 0..4; 5 and 6 are the
-# binary variants, which Tocsin never uses and whose attachments python-socketio would
-# buffer without a bound.
-_CLIENT_EIO_TYPES = frozenset("12345")
-_BINARY_SIO_TYPES = frozenset("56")
-
-
-def frame_refusal(data: object) -> str | None:
-    """Why a WebSocket frame from a client is refused (the connection is then closed)."""
-    if isinstance(data, bytes | bytearray):
-        return "binary_frame"
-    if not isinstance(data, str) or not data:
-        return "empty_frame"
-    if data[0] not in _CLIENT_EIO_TYPES:
-        return "unknown_packet_type"
-    if data[0] == "4" and len(data) > 1 and data[1] in _BINARY_SIO_TYPES:
-        return "binary_packet"
-    return None
 
 
 class GuardedWebSocket(WebSocket):  # type: ignore[misc]
@@ -89,8 +70,7 @@ class GuardedWebSocket(WebSocket):  # type: ignore[misc]
         reason = frame_refusal(data)
         if reason is None:
             return data
-        metrics.ERRORS.labels(f"frame_{reason}").inc()
-        log.info("closing a socket that sent a refused frame (%s)", reason)
+        refused(reason)
         return None
 
 
@@ -160,6 +140,7 @@ class EngineServer(engineio.AsyncServer):  # type: ignore[misc]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self._ping_timers: CoarseTimers[str] | None = None
         # The async driver table is how python-engineio picks its WebSocket class.
         drivers: dict[str, Any] = getattr(self, "_async")  # noqa: B009 (untyped base)
         self._async = {
@@ -167,6 +148,20 @@ class EngineServer(engineio.AsyncServer):  # type: ignore[misc]
             "websocket": GuardedWebSocket,
             "translate_request": translate_request,
         }
+
+    @property
+    def ping_timers(self) -> CoarseTimers[str]:
+        """Every socket's next PING, by sid, on one loop timer (made on first use, after the
+        ping interval is final): at most a 25th of the interval late, and 1 s."""
+        if self._ping_timers is None:
+            resolution = min(1.0, self.ping_interval / 25)
+            self._ping_timers = CoarseTimers(resolution, self._ping_due)
+        return self._ping_timers
+
+    def _ping_due(self, sid: str) -> None:
+        socket = self.sockets.get(sid)
+        if isinstance(socket, EngineSocket):
+            socket.ping()
 
     async def _handle_connect(
         self, environ: dict[str, Any], transport: str, jsonp_index: Any = None
@@ -332,3 +327,22 @@ def event_packet(event: str, payload: Any) -> SharedPacket:
     # looking for bytes.
     encoded = sio_packet.Packet(sio_packet.EVENT, data=[event, payload], binary=False).encode()
     return SharedPacket(encoded)
+
+
+class SocketIOApp(socketio.ASGIApp):  # type: ignore[misc]
+    """python-socketio's ASGI app; a WebSocket whose link detached stays open after it.
+
+    uvicorn closes a connection when its ASGI call returns. A socket on a linked WebSocket
+    detaches (:meth:`EngineSocket.websocket_handler`) and its call chain returns; this app
+    then waits for the connection to end: one suspended frame per connection instead of the
+    whole chain (ASGI app, Engine.IO request, connect, WebSocket, reader).
+    """
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """Serve as python-socketio; then, for a detached WebSocket, wait until it is closed."""
+        link = link_of(scope) if scope["type"] == "websocket" else None
+        if link is not None:
+            link.may_detach = True
+        await super().__call__(scope, receive, send)
+        if link is not None:
+            await link.wait_detached()

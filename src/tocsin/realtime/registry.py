@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 
 from tocsin.limits import TokenBucket
@@ -26,7 +25,6 @@ class Connection:
     since: int | None = None
     live: bool = False
     pending: list[StoredNotification] = field(default_factory=list)
-    expiry: asyncio.TimerHandle | None = None
     transport: EngineSocket | None = None
     events: TokenBucket | None = None
     # Refusals spend these; a socket that runs out keeps flooding and is disconnected.

@@ -11,6 +11,7 @@ under another ASGI server it is absent and Engine.IO sends through ASGI as usual
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
@@ -39,18 +40,29 @@ class _Inbox:
     one reader, few-messages queue needs a list and, while the reader waits, one future.
     """
 
-    __slots__ = ("_items", "_waiter")
+    __slots__ = ("_items", "_listener", "_waiter")
 
     def __init__(self) -> None:
         self._items: list[Any] = []
         self._waiter: asyncio.Future[None] | None = None
+        self._listener: Callable[[Any], None] | None = None
 
     def put_nowait(self, item: Any) -> None:
-        """Add a message and wake the reader."""
+        """Add a message and wake the reader (or hand it to the listener)."""
+        if self._listener is not None:
+            self._listener(item)
+            return
         self._items.append(item)
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+
+    def listen(self, listener: Callable[[Any], None]) -> None:
+        """From now on, hand every message to ``listener`` at once, those waiting first."""
+        self._listener = listener
+        waiting, self._items = self._items, []
+        for item in waiting:
+            listener(item)
 
     def empty(self) -> bool:
         """Whether no message is waiting."""
@@ -105,10 +117,72 @@ class _Flag:
 class LinkedWebSocketProtocol(WebSocketsSansIOProtocol):
     """uvicorn's sans-I/O WebSocket protocol, offering itself as the connection's link."""
 
+    # Set by the ASGI app when it keeps a detached connection open after its call returns.
+    may_detach = False
+    # Once detached: done when the connection's disconnect message has been handed over.
+    _detached: asyncio.Future[None] | None = None
+    _listener: Callable[[dict[str, Any]], None]
+    _held_by_listener = False
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.queue = _Inbox()  # type: ignore[assignment]
         self.writable = _Flag()  # type: ignore[assignment]
+
+    def detach(self, listener: Callable[[dict[str, Any]], None]) -> None:
+        """Hand every message received from now on to ``listener``, synchronously, instead
+        of to the ASGI ``receive``; the connection outlives the ASGI call (see
+        ``tocsin.realtime.engine.SocketIOApp``) until its ``websocket.disconnect`` has been
+        handed over.
+
+        A reader loop is a chain of suspended coroutines per connection, from uvicorn's
+        task down to the frame that awaits ``receive`` (about 3 KB); a listener is none.
+        """
+        if not self.may_detach:
+            raise RuntimeError("detach() needs an app that waits for detached connections")
+        self._detached = asyncio.get_running_loop().create_future()
+        self._listener = listener
+        self.queue.listen(self._deliver)  # type: ignore[attr-defined]
+        self.resume_reading()
+
+    def _deliver(self, message: dict[str, Any]) -> None:
+        try:
+            self._listener(message)
+        finally:
+            detached = self._detached
+            if message["type"] == "websocket.disconnect" and detached and not detached.done():
+                detached.set_result(None)
+
+    async def wait_detached(self) -> None:
+        """Return once a detached connection is over (at once if it never detached)."""
+        if self._detached is not None:
+            await self._detached
+
+    def send_receive_event_to_app(self) -> None:
+        """As uvicorn, which then stops reading until the app has taken the message; a
+        detached connection's listener has taken it already (and may have asked to stop
+        reading, see :meth:`pause_reading`)."""
+        super().send_receive_event_to_app()
+        if self._detached is not None and not self._held_by_listener:
+            self._read_again()
+
+    def pause_reading(self) -> None:
+        """Stop reading from the client until :meth:`resume_reading` (a listener's backlog
+        is full)."""
+        self._held_by_listener = True
+        if not self.read_paused:
+            self.read_paused = True
+            self.transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        """Read from the client again."""
+        self._held_by_listener = False
+        self._read_again()
+
+    def _read_again(self) -> None:
+        if self.read_paused:
+            self.read_paused = False
+            self.transport.resume_reading()
 
     def handle_connect(self, event: Request) -> None:
         """Accept the upgrade as uvicorn does, and put the link in the ASGI scope."""
@@ -170,6 +244,10 @@ class LinkedWebSocketProtocol(WebSocketsSansIOProtocol):
     async def wait_writable(self) -> None:
         """Return once the transport accepts writes again (or the connection is lost)."""
         await self.writable.wait()
+
+    def end(self) -> None:
+        """Close the connection once what is written has been sent (no closing handshake)."""
+        self.transport.close()
 
     def abort(self) -> None:
         """Drop the connection without a closing handshake (its peer stopped reading)."""
