@@ -125,3 +125,33 @@ async def test_a_socket_stops_reading_while_its_backlog_is_full(server: ServerTh
         assert "items" in await client.sio.call("inbox", {"limit": 1}, timeout=5)
     finally:
         await client.disconnect()
+
+
+async def test_closed_sockets_leave_no_timers_behind(server: ServerThread) -> None:
+    sio = server.app.other_asgi_app.state.sio
+    dispatcher = server.app.other_asgi_app.state.dispatcher
+    observer = Client(server.url, "observer", "firm-a")
+    await observer.connect()
+    clients = [Client(server.url, f"user-{i}", "firm-a") for i in range(10)]
+    await asyncio.gather(*(c.connect() for c in clients))
+    # Every socket has its next ping and its session's expiry pending.
+    assert len(sio.eio.ping_timers) == 11
+    assert len(dispatcher._expiries) == 11
+    await asyncio.gather(*(c.disconnect() for c in clients))
+    # The tenant's count reaching 1 again: the server has let the ten go.
+    await observer.log.wait_for(
+        lambda log: bool(log.of("clients-count")) and log.of("clients-count")[-1]["count"] == 1,
+        timeout=10,
+    )
+    assert len(sio.eio.ping_timers) == 1
+    assert len(dispatcher._expiries) == 1
+
+    async def drop_everyone() -> tuple[int, int, int]:
+        for sid in list(sio.eio.sockets):
+            await sio.eio.disconnect(sid)
+        return len(sio.eio.ping_timers), len(dispatcher._expiries), len(sio.eio.sockets)
+
+    loop = dispatcher._task.get_loop()
+    left = await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(drop_everyone(), loop))
+    assert left == (0, 0, 0)
+    await observer.disconnect()
