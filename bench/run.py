@@ -219,24 +219,28 @@ def fmt(value: float | None) -> str:
 
 
 def table(result: dict[str, Any], config: Config) -> str:
-    """The figures as a text table, Tocsin next to Node with ratios."""
+    """The figures as a text table, Tocsin next to Node with ratios (and, when it was run,
+    next to Node committing to SQLite as Tocsin does)."""
     tocsin = result["median"].get("tocsin", {})
     node = result["median"].get("node", {})
+    stored = result["median"].get("node-sqlite")
     names = sorted(
-        set(tocsin) | set(node),
+        set(tocsin) | set(node) | set(stored or {}),
         key=lambda n: (describe(n, config)[3], [int(x) for x in re.findall(r"\d+", n)]),
     )
-    rows = [("figure", "unit", "Tocsin", "Node", "Tocsin/Node", "target met")]
+    header = ["figure", "unit", "Tocsin", "Node", "Tocsin/Node", "target met"]
+    if stored is not None:
+        header += ["Node+SQLite", "Tocsin/(Node+SQLite)"]
+    rows: list[list[str]] = [header]
     for name in names:
         label, unit, higher, _ = describe(name, config)
         a, b = tocsin.get(name), node.get(name)
-        if a is None or b is None or b == 0:
-            ratio, met = "—", "—"
-        else:
-            ratio = f"{a / b:.2f}"
-            met = "yes" if (a / b >= 1.0 if higher else a / b <= 1.0) else "no"
-            met += " (≥1)" if higher else " (≤1)"
-        rows.append((label, unit, fmt(a), fmt(b), ratio, met))
+        ratio, met = _ratio(a, b, higher)
+        row = [label, unit, fmt(a), fmt(b), ratio, met]
+        if stored is not None:
+            c = stored.get(name)
+            row += [fmt(c), _ratio(a, c, higher)[0]]
+        rows.append(row)
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = []
     for i, row in enumerate(rows):
@@ -246,6 +250,14 @@ def table(result: dict[str, Any], config: Config) -> str:
         if i == 0:
             lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def _ratio(a: float | None, b: float | None, higher: bool) -> tuple[str, str]:
+    """``a / b`` as text, and whether it meets the target (≥ 1 for rates, ≤ 1 otherwise)."""
+    if a is None or b is None or b == 0:
+        return "—", "—"
+    met = "yes" if (a / b >= 1.0 if higher else a / b <= 1.0) else "no"
+    return f"{a / b:.2f}", met + (" (≥1)" if higher else " (≤1)")
 
 
 def medians(runs: list[dict[str, Any]], kind: str) -> dict[str, float | None]:
@@ -297,7 +309,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Command-line options."""
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes (CI smoke test)")
-    parser.add_argument("--servers", default="tocsin,node", help="comma-separated: tocsin,node")
+    parser.add_argument(
+        "--servers",
+        default="tocsin,node",
+        help="comma-separated: tocsin,node and node-sqlite (Node committing to SQLite first)",
+    )
     parser.add_argument("--repeat", type=int, default=1, help="runs (medians are reported)")
     parser.add_argument("--sizes", help="connection counts, e.g. 1000,5000,10000")
     parser.add_argument("--out", type=Path, help="JSON output (default bench/results/<ts>.json)")
@@ -329,11 +345,12 @@ def main(argv: list[str] | None = None) -> int:
         config.sizes = reachable or [min(config.sizes)]
     pinning = pin_generator()
     kinds = [k.strip() for k in args.servers.split(",") if k.strip()]
-    missing = node_missing() if "node" in kinds else None
-    if missing:
-        print(f"Node reference skipped: {missing}", file=sys.stderr)
-        problems.append(f"node reference skipped: {missing}")
-        kinds.remove("node")
+    for kind in [k for k in kinds if k.startswith("node")]:
+        missing = node_missing(kind)
+        if missing:
+            print(f"{kind} reference skipped: {missing}", file=sys.stderr)
+            problems.append(f"{kind} reference skipped: {missing}")
+            kinds.remove(kind)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out = args.out or RESULTS_DIR / f"{stamp}.json"
     result: dict[str, Any] = {

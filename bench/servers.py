@@ -36,12 +36,14 @@ def pinned(command: list[str]) -> list[str]:
     return command
 
 
-def node_missing() -> str | None:
-    """Why the Node reference cannot run here, or None if it can."""
+def node_missing(kind: str = "node") -> str | None:
+    """Why the Node reference (``kind``: node or node-sqlite) cannot run here, or None."""
     if shutil.which("node") is None:
         return "node is not installed"
     if not (NODE_DIR / "node_modules" / "socket.io").is_dir():
         return f"{NODE_DIR}/node_modules is missing: run `npm ci --prefix {NODE_DIR}`"
+    if kind == "node-sqlite" and not (NODE_DIR / "node_modules" / "better-sqlite3").is_dir():
+        return "better-sqlite3 (an optional dependency) did not install: it builds with node-gyp"
     return None
 
 
@@ -170,4 +172,18 @@ class NodeServer(BenchServer):
         return ["node", str(NODE_DIR / "server.js"), "--fd", str(fd)]
 
 
-SERVERS: dict[str, type[BenchServer]] = {"tocsin": TocsinServer, "node": NodeServer}
+class NodeSqliteServer(NodeServer):
+    """The Node reference committing every publish to SQLite before it emits, as Tocsin."""
+
+    name = "node-sqlite"
+    persistence = "on (better-sqlite3, WAL, synchronous=FULL, on the event loop)"
+
+    def env(self) -> dict[str, str]:
+        return {**super().env(), "TOCSIN_NODE_STORE": str(self.workdir / "node.db")}
+
+
+SERVERS: dict[str, type[BenchServer]] = {
+    "tocsin": TocsinServer,
+    "node": NodeServer,
+    "node-sqlite": NodeSqliteServer,
+}

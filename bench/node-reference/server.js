@@ -5,10 +5,14 @@
 // `user:<id>` from the verified claims, gets `clients-count` on connect and (debounced) when
 // its tenant's count changes; `POST /api/v1/notifications` (and `/batch`) with the admin key
 // emits the same payload ({id, ...fields, timestamp, cursor, read}) to the user, the tenant
-// or everyone. Persistence is OFF: nothing is written anywhere (Tocsin always commits to
-// SQLite before it emits). `GET /metrics` exposes `tocsin_connections` like Tocsin's gauge.
+// or everyone. Persistence is OFF by default: nothing is written anywhere (Tocsin always
+// commits to SQLite before it emits). With TOCSIN_NODE_STORE=<file>, every publish (or batch)
+// is first committed to that SQLite file with better-sqlite3 (WAL, synchronous=FULL: on disk
+// before the emit and the 202, as Tocsin), the way a Node server would naively add a store:
+// synchronously, on the event loop. `GET /metrics` exposes `tocsin_connections` like Tocsin.
 //
-// Usage: node server.js --fd N | --port P   (env TOCSIN_JWT_SECRET, TOCSIN_ADMIN_KEY)
+// Usage: node server.js --fd N | --port P   (env TOCSIN_JWT_SECRET, TOCSIN_ADMIN_KEY,
+//        optional TOCSIN_NODE_STORE)
 "use strict";
 
 const http = require("node:http");
@@ -59,24 +63,69 @@ function readBody(req) {
   });
 }
 
-// Publish one notification: the same routing and wire payload as Tocsin (no store).
-function publish(io, body) {
+// The optional store: a function committing a list of prepared notifications, or null.
+function openStore(file) {
+  if (!file) return null;
+  const Database = require("better-sqlite3"); // an optional dependency: only when asked
+  const db = new Database(file);
+  db.pragma("journal_mode = WAL");
+  db.pragma("synchronous = FULL");
+  db.exec(
+    "CREATE TABLE IF NOT EXISTS notifications (cursor INTEGER PRIMARY KEY, id TEXT NOT NULL, " +
+      "event TEXT NOT NULL, tenant_id TEXT, user_id TEXT, payload TEXT NOT NULL)",
+  );
+  const insert = db.prepare(
+    "INSERT INTO notifications (cursor, id, event, tenant_id, user_id, payload) " +
+      "VALUES (?, ?, ?, ?, ?, ?)",
+  );
+  return db.transaction((notes) => {
+    for (const { event, payload } of notes) {
+      insert.run(
+        payload.cursor,
+        payload.id,
+        event,
+        payload.tenantId ?? null,
+        payload.userId ?? null,
+        JSON.stringify(payload),
+      );
+    }
+  });
+}
+
+const storeAll = openStore(process.env.TOCSIN_NODE_STORE);
+
+// One notification ready to store and emit: the same routing and wire payload as Tocsin.
+function prepare(body) {
   if (!body || typeof body !== "object" || !EVENTS.has(body.event)) {
     return { error: "invalid event" };
   }
   const { event, ...fields } = body;
+  if (fields.userId !== undefined && fields.tenantId === undefined) {
+    return { error: "tenantId required" };
+  }
   const id = fields.id === undefined ? crypto.randomUUID() : String(fields.id);
   cursor += 1;
   const payload = { ...fields, id, timestamp: new Date().toISOString(), cursor, read: false };
-  if (fields.userId !== undefined) {
-    if (fields.tenantId === undefined) return { error: "tenantId required" };
-    io.to(`user:${fields.userId}`).emit(event, payload);
-  } else if (fields.tenantId !== undefined) {
-    io.to(`tenant:${fields.tenantId}`).emit(event, payload);
+  return { event, payload };
+}
+
+function emit(io, { event, payload }) {
+  if (payload.userId !== undefined) {
+    io.to(`user:${payload.userId}`).emit(event, payload);
+  } else if (payload.tenantId !== undefined) {
+    io.to(`tenant:${payload.tenantId}`).emit(event, payload);
   } else {
     io.emit(event, payload);
   }
-  return { id, cursor };
+}
+
+// Publish notifications: store them (if a store is open) in one transaction, then emit.
+function publish(io, bodies) {
+  const prepared = bodies.map(prepare);
+  const valid = prepared.filter((p) => !p.error);
+  if (storeAll && valid.length) storeAll(valid);
+  for (const note of valid) emit(io, note);
+  return prepared.map((p) => (p.error ? p : { id: p.payload.id, cursor: p.payload.cursor }));
 }
 
 async function handle(io, req, res) {
@@ -100,9 +149,9 @@ async function handle(io, req, res) {
     }
     if (url === "/api/v1/notifications/batch") {
       const items = Array.isArray(body.notifications) ? body.notifications : [];
-      return json(res, 202, { results: items.slice(0, 1000).map((n) => publish(io, n)) });
+      return json(res, 202, { results: publish(io, items.slice(0, 1000)) });
     }
-    const result = publish(io, body);
+    const [result] = publish(io, [body]);
     return json(res, result.error ? 422 : 202, result);
   }
   return json(res, 404, { error: "not found" });
