@@ -8,8 +8,11 @@ collection pauses) and of a broadcast's cost (10,000 writer wake-ups).
 :class:`EngineSocket`, on a connection whose ASGI server offers a link
 (:mod:`tocsin.realtime.wsprotocol`), writes each packet to the WebSocket at once; only when
 the client stops reading (the transport pauses writing) are packets held, and a flusher
-task exists just for that time. Heartbeats are timers, not tasks; received frames are read
-in one loop, and a client that stops answering pings is found by the server's service scan.
+task exists just for that time. Heartbeats are entries in the server's shared ping timers,
+not tasks. Once open, the socket detaches from its ASGI call (when the app allows it, see
+``engine.SocketIOApp``): the link hands it each received message, a PONG is handled at once
+and other packets by a task that exists while some wait; otherwise received frames are read
+in one loop. A client that stops answering pings is found by the server's service scan.
 Without a link (long-polling, another ASGI server) it is python-engineio's socket.
 """
 
