@@ -6,6 +6,11 @@ many writer tasks. The link lets Engine.IO write a message *now*, from the fan-o
 and write the same pre-built RFC 6455 frame to every socket, as Node's ``ws`` does. The
 app finds it in the connection's ASGI scope (``scope["extensions"]["tocsin.link"]["link"]``);
 under another ASGI server it is absent and Engine.IO sends through ASGI as usual.
+
+The link also lets an open connection *detach* from its ASGI call: received messages are
+then handed to a listener as they arrive instead of waiting in a queue for a reader
+coroutine, and the app's call chain can return (``engine.SocketIOApp`` keeps the connection
+open until it closes).
 """
 
 from __future__ import annotations
@@ -34,7 +39,8 @@ def link_of(scope: dict[str, Any]) -> LinkedWebSocketProtocol | None:
 
 
 class _Inbox:
-    """The receive queue uvicorn's protocol needs: ``put_nowait``, ``get``, ``empty``.
+    """The receive queue uvicorn's protocol needs: ``put_nowait``, ``get``, ``empty``; or,
+    once a listener is set (``listen``), no queue: each message goes to the listener.
 
     An ``asyncio.Queue`` holds four deques (about 2.5 KB) for the connection's life; this
     one reader, few-messages queue needs a list and, while the reader waits, one future.
