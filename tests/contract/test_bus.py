@@ -98,3 +98,23 @@ async def _until_healthy(bus: Bus, inbox: Inbox) -> None:
         # A subscription that is in place rings the doorbell so the node catches up.
         await inbox.wait_for("doorbell")
     assert await bus.healthy()
+
+
+async def test_a_message_the_handler_fails_on_does_not_stop_the_next_ones(
+    make_bus: Callable[[], Bus],
+) -> None:
+    bus = make_bus()
+    inbox = Inbox()
+
+    async def handler(message: BusMessage) -> None:
+        if message.get("type") == "read" and message.get("ids") == ["boom"]:
+            raise RuntimeError("a handler bug")
+        await inbox(message)
+
+    await bus.start(handler)
+    await _until_healthy(bus, inbox)
+    await bus.publish({"type": "read", "tenantId": "t", "userId": "u", "ids": ["boom"]})
+    await bus.publish({"type": "read", "tenantId": "t", "userId": "u", "ids": ["after"]})
+    [message] = await inbox.wait_for("read")
+    assert message["ids"] == ["after"]
+    assert await bus.healthy()

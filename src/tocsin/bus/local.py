@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+
+from tocsin import metrics
 from tocsin.bus.base import Bus, BusHandler, BusMessage
+
+log = logging.getLogger("tocsin.bus")
 
 
 class LocalBus(Bus):
@@ -20,6 +25,11 @@ class LocalBus(Bus):
         self._handler = None
 
     async def publish(self, message: BusMessage) -> None:
-        """Call the handler in the publisher's task (it only wakes the dispatcher)."""
+        """Call the handler in the publisher's task (it only wakes the dispatcher); a
+        failing handler is logged, not raised to the publisher, as on the Redis bus."""
         if self._handler is not None:
-            await self._handler(message)
+            try:
+                await self._handler(message)
+            except Exception:
+                metrics.ERRORS.labels("bus_handler").inc()
+                log.exception("bus message %s failed", message.get("type"))

@@ -108,7 +108,13 @@ class RedisBus(Bus):
 
     async def _heartbeat_forever(self) -> None:
         while True:
-            await self.publish({"type": HEARTBEAT, "node": self.node_id, "at": time.time()})
+            try:
+                await self.publish({"type": HEARTBEAT, "node": self.node_id, "at": time.time()})
+            except Exception:
+                # Whatever went wrong, the heartbeat must go on: without it the node stays
+                # unready for good.
+                metrics.ERRORS.labels("bus_publish").inc()
+                log.exception("bus heartbeat failed")
             await asyncio.sleep(self.heartbeat_interval)
 
     async def _listen_forever(self) -> None:
@@ -121,6 +127,11 @@ class RedisBus(Bus):
             except (RedisError, OSError, TimeoutError) as exc:
                 metrics.ERRORS.labels("bus_subscribe").inc()
                 log.warning("bus subscription lost (%s); resubscribing", exc)
+            except Exception:
+                # Not a Redis failure (a bug, a library surprise): still resubscribe rather
+                # than leave this node without a bus.
+                metrics.ERRORS.labels("bus_subscribe").inc()
+                log.exception("bus listener failed; resubscribing")
             self._subscribed = False
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 2.0)
@@ -135,10 +146,15 @@ class RedisBus(Bus):
             metrics.BUS_SUBSCRIPTIONS.inc()
             # Whatever was published while we were away is in the store: go and read it.
             await self._handler({"type": DOORBELL, "cursor": None, "reason": "subscribed"})
+            watchdog = self.heartbeat_interval * (self.missed_heartbeats + 1)
             while True:
                 if self._heartbeat_overdue():
                     raise TimeoutError("no heartbeat heard: the subscription is dead")
-                message = await pubsub.get_message(timeout=self.heartbeat_interval)
+                # get_message has a timeout of its own; the watchdog covers a read that
+                # hangs anyway (the subscription is then replaced).
+                message = await asyncio.wait_for(
+                    pubsub.get_message(timeout=self.heartbeat_interval), watchdog
+                )
                 if message is None or message.get("type") != "message":
                     continue
                 await self._dispatch(message.get("data"))
@@ -162,4 +178,9 @@ class RedisBus(Bus):
             if message.get("node") == self.node_id:
                 self._last_own_heartbeat = time.monotonic()
             return
-        await self._handler(message)
+        try:
+            await self._handler(message)
+        except Exception:
+            # One message the node could not handle must not end its subscription.
+            metrics.ERRORS.labels("bus_handler").inc()
+            log.exception("bus message %s failed", message.get("type"))
