@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from tocsin.realtime.engine import NAMESPACE, SocketServer, event_packet, frame_refusal
+from tocsin.realtime.eiosocket import frame_refusal
+from tocsin.realtime.engine import NAMESPACE, SocketServer, event_packet
 
 
 @pytest.mark.parametrize(

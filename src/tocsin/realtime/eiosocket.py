@@ -22,7 +22,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from typing import Any
+from typing import Any, cast
 
 from engineio import exceptions
 from engineio import packet as eio_packet
@@ -86,10 +86,18 @@ def frame_refusal(data: object) -> str | None:
     return None
 
 
-def refused(reason: str) -> None:
-    """Count and log a refused frame (its connection is then closed)."""
-    metrics.ERRORS.labels(f"frame_{reason}").inc()
-    log.info("closing a socket that sent a refused frame (%s)", reason)
+def received_text(message: dict[str, Any]) -> str | None:
+    """The text of a ``websocket.receive`` ASGI message; None (counted and logged) for a
+    frame no Socket.IO client sends, whose connection is then closed."""
+    data = message.get("text")
+    if data is None:
+        data = message.get("bytes")
+    reason = frame_refusal(data)
+    if reason is not None:
+        metrics.ERRORS.labels(f"frame_{reason}").inc()
+        log.info("closing a socket that sent a refused frame (%s)", reason)
+        return None
+    return cast(str, data)  # frame_refusal lets only non-empty text through
 
 
 class SharedPacket(eio_packet.Packet):  # type: ignore[misc]
@@ -227,15 +235,8 @@ class EngineSocket(AsyncSocket):  # type: ignore[misc]
         if message["type"] != "websocket.receive" or self.closed:
             self._close_soon(self.server.reason.TRANSPORT_CLOSE)
             return
-        data = message.get("text")
-        if data is None:
-            data = message.get("bytes")
-        reason = frame_refusal(data)
-        if reason is not None:
-            refused(reason)
-            self._close_soon(self.server.reason.TRANSPORT_CLOSE)
-            return
-        if len(str(data)) > self.server.max_http_buffer_size:
+        data = received_text(message)
+        if data is None or len(data) > self.server.max_http_buffer_size:
             self._close_soon(self.server.reason.TRANSPORT_CLOSE)
             return
         try:
@@ -261,15 +262,9 @@ class EngineSocket(AsyncSocket):  # type: ignore[misc]
                 pkt = inbound.pop(0)  # a few packets at most: a list is smaller than a deque
                 if len(inbound) <= _INBOUND_LIMIT // 2 and self.link is not None:
                     self.link.resume_reading()
-                try:
-                    await self.receive(pkt)
-                except exceptions.UnknownPacketError:
-                    pass
-                except exceptions.SocketIsClosedError:
+                if not await self._receive_one(pkt):
                     self._close_soon(self.server.reason.TRANSPORT_CLOSE)
                     return
-                except Exception:
-                    log.exception("socket %s: receive failed", self.sid)
         finally:
             self._receiver = None
             if not inbound:
@@ -298,13 +293,25 @@ class EngineSocket(AsyncSocket):  # type: ignore[misc]
             if data is None or len(data) > limit:
                 return
             try:
-                await self.receive(eio_packet.Packet(encoded_packet=data))
-            except exceptions.UnknownPacketError:
-                pass
-            except exceptions.SocketIsClosedError:
-                return
+                pkt = eio_packet.Packet(encoded_packet=data)
             except Exception:
                 log.exception("socket %s: receive failed", self.sid)
+                continue
+            if not await self._receive_one(pkt):
+                return
+
+    async def _receive_one(self, pkt: eio_packet.Packet) -> bool:
+        """Handle one received packet as python-engineio does; False once the socket is
+        closed (an unknown packet is ignored, any other failure logged)."""
+        try:
+            await self.receive(pkt)
+        except exceptions.UnknownPacketError:
+            pass
+        except exceptions.SocketIsClosedError:
+            return False
+        except Exception:
+            log.exception("socket %s: receive failed", self.sid)
+        return True
 
     async def _upgrade(self, ws: Any) -> bool:
         """The long-polling → WebSocket upgrade: probe, then UPGRADE (as python-engineio)."""

@@ -24,7 +24,7 @@ from engineio.async_drivers.asgi import WebSocket
 from engineio.async_drivers.asgi import translate_request as asgi_translate_request
 from socketio import packet as sio_packet
 
-from tocsin.realtime.eiosocket import EngineSocket, SharedPacket, frame_refusal, refused
+from tocsin.realtime.eiosocket import EngineSocket, SharedPacket, received_text
 from tocsin.realtime.timers import CoarseTimers
 from tocsin.realtime.wsprotocol import link_of
 
@@ -64,14 +64,7 @@ class GuardedWebSocket(WebSocket):  # type: ignore[misc]
         event = await self.asgi_receive()
         if event["type"] != "websocket.receive":
             raise OSError("websocket closed")
-        data = event.get("text")
-        if data is None:
-            data = event.get("bytes")
-        reason = frame_refusal(data)
-        if reason is None:
-            return data
-        refused(reason)
-        return None
+        return received_text(event)
 
 
 # Headers of a WebSocket handshake copied into ``environ`` (see ``translate_request``).
