@@ -6,15 +6,30 @@ after this cursor". A node that misses one still delivers, from its periodic sto
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from typing import Any
+
+from tocsin import metrics
 
 BusMessage = dict[str, Any]
 BusHandler = Callable[[BusMessage], Awaitable[None]]
 
 DOORBELL = "doorbell"
 READ = "read"
+
+log = logging.getLogger("tocsin.bus")
+
+
+async def deliver(handler: BusHandler, message: BusMessage) -> None:
+    """Hand ``message`` to ``handler``; a failure is counted and logged, not raised: one
+    message a node could not handle must not end its subscription or fail a publisher."""
+    try:
+        await handler(message)
+    except Exception:
+        metrics.ERRORS.labels("bus_handler").inc()
+        log.exception("bus message %s failed", message.get("type"))
 
 
 class Bus(ABC):

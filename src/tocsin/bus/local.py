@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import logging
-
-from tocsin import metrics
-from tocsin.bus.base import Bus, BusHandler, BusMessage
-
-log = logging.getLogger("tocsin.bus")
+from tocsin.bus.base import Bus, BusHandler, BusMessage, deliver
 
 
 class LocalBus(Bus):
@@ -28,8 +23,4 @@ class LocalBus(Bus):
         """Call the handler in the publisher's task (it only wakes the dispatcher); a
         failing handler is logged, not raised to the publisher, as on the Redis bus."""
         if self._handler is not None:
-            try:
-                await self._handler(message)
-            except Exception:
-                metrics.ERRORS.labels("bus_handler").inc()
-                log.exception("bus message %s failed", message.get("type"))
+            await deliver(self._handler, message)

@@ -27,7 +27,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from tocsin import metrics
-from tocsin.bus.base import DOORBELL, Bus, BusHandler, BusMessage
+from tocsin.bus.base import DOORBELL, Bus, BusHandler, BusMessage, deliver
 
 log = logging.getLogger("tocsin.bus")
 
@@ -178,9 +178,4 @@ class RedisBus(Bus):
             if message.get("node") == self.node_id:
                 self._last_own_heartbeat = time.monotonic()
             return
-        try:
-            await self._handler(message)
-        except Exception:
-            # One message the node could not handle must not end its subscription.
-            metrics.ERRORS.labels("bus_handler").inc()
-            log.exception("bus message %s failed", message.get("type"))
+        await deliver(self._handler, message)
