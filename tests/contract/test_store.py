@@ -96,6 +96,29 @@ async def test_idempotency_key_same_request_and_different_request(store: SqlStor
     assert await store.max_cursor() == 1
 
 
+async def test_earlier_ids_and_keys_are_found_at_every_batch_size(store: SqlStore) -> None:
+    # Lookups are compiled for power-of-two counts of values: cross a few of them.
+    earlier = await store.insert([draft(f"e{i}", key=f"k{i}", request_hash="h") for i in range(5)])
+    for size in (1, 2, 3, 5, 9, 17):
+        batch = [draft(f"e{i % 5}", key=f"k{i % 5}", request_hash="h") for i in range(size)]
+        batch.append(draft(f"new-{size}"))
+        results = await store.insert(batch)
+        assert [r.cursor for r in results[:-1]] == [earlier[i % 5].cursor for i in range(size)]
+        assert not any(r.created for r in results[:-1])
+        assert results[-1].created
+    assert await store.max_cursor() == 5 + 6
+
+
+async def test_a_failed_write_leaves_the_store_writable(store: SqlStore) -> None:
+    unstorable = draft("bad")
+    unstorable.fields["when"] = object()  # not JSON: the insert fails mid-transaction
+    with pytest.raises(TypeError):
+        await store.insert([draft("before-bad"), unstorable])
+    [after] = await store.insert([draft("after")])
+    assert after.created and after.cursor == 1
+    assert [n.id for n in await store.fetch_after(0, 10)] == ["after"]
+
+
 async def test_visibility_by_tenant_and_user(store: SqlStore) -> None:
     await store.insert(
         [

@@ -75,6 +75,13 @@ async def test_documented_errors_and_nothing_accepted_is_lost(
         "idempotency_key_reused",
         "Idempotency-Key",
     )
+    # 422: an Idempotency-Key over 255 characters
+    await expect(
+        await publish(http, email("u", "firm-a"), idempotency_key="k" * 256),
+        422,
+        "validation_error",
+        "Idempotency-Key",
+    )
     # 413: body over the limit
     huge = email("u", "firm-a", subject="x" * (settings.max_body_bytes + 10))
     await expect(await publish(http, huge), 413, "payload_too_large", "body")

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, create_engine, select, update
 from sqlalchemy.engine import make_url
+from sqlalchemy.sql.elements import BindParameter
 
 from tocsin.store.base import Draft, StoreResult
 from tocsin.store.prepared import Prepared, PreparedSet
@@ -109,6 +111,42 @@ def insert_drafts(conn: Connection, drafts: Sequence[Draft]) -> list[StoreResult
     return results
 
 
+def _padded(values: set[str]) -> tuple[list[str], int]:
+    """``values`` padded to the next power of two by repeating one (``IN`` ignores repeats),
+    so that a handful of compiled lookups serve every batch size."""
+    listed = sorted(values)
+    size = 1 << (len(listed) - 1).bit_length()
+    return listed + [listed[-1]] * (size - len(listed)), size
+
+
+@cache
+def _lookup(column: str, size: int) -> PreparedSet:
+    """Rows of one scope whose ``column`` is one of ``size`` values."""
+    wanted: list[BindParameter[str]] = [bindparam(f"v{i}") for i in range(size)]
+    return PreparedSet(
+        lambda dialect: Prepared.compile(
+            select(n[column], n.public_id, n.cursor, n.request_hash).where(
+                n.id_scope == bindparam("scope"), n[column].in_(wanted)
+            ),
+            dialect,
+        )
+    )
+
+
+def _find(
+    conn: Connection, column: str, scope: str, values: set[str]
+) -> Iterator[tuple[str, tuple[str, int, str | None]]]:
+    padded, size = _padded(values)
+    found = (
+        _lookup(column, size)
+        .on(conn)
+        .execute(conn, {"scope": scope, **{f"v{i}": v for i, v in enumerate(padded)}})
+    )
+    for row in found:
+        value, public_id, cursor, request_hash = tuple(row)
+        yield value, (public_id, int(cursor), request_hash)
+
+
 def _existing(
     conn: Connection, drafts: Sequence[Draft]
 ) -> tuple[dict[tuple[str, str], tuple[str, int, str | None]], ...]:
@@ -118,33 +156,30 @@ def _existing(
         ids[draft.id_scope].add(draft.id)
         if draft.idempotency_key is not None:
             keys[draft.id_scope].add(draft.idempotency_key)
-    by_id: dict[tuple[str, str], tuple[str, int, str | None]] = {}
-    by_key: dict[tuple[str, str], tuple[str, int, str | None]] = {}
-    for scope, wanted in ids.items():
-        found = conn.execute(
-            select(n.public_id, n.cursor, n.request_hash).where(
-                n.id_scope == scope, n.public_id.in_(wanted)
-            )
-        )
-        for public_id, cursor, request_hash in found:
-            by_id[(scope, public_id)] = (public_id, int(cursor), request_hash)
-    for scope, wanted in keys.items():
-        keyed = conn.execute(
-            select(n.idempotency_key, n.public_id, n.cursor, n.request_hash).where(
-                n.id_scope == scope, n.idempotency_key.in_(wanted)
-            )
-        )
-        for key, public_id, cursor, request_hash in keyed:
-            by_key[(scope, key)] = (public_id, int(cursor), request_hash)
+    by_id = {
+        (scope, value): entry
+        for scope, wanted in ids.items()
+        for value, entry in _find(conn, "public_id", scope, wanted)
+    }
+    by_key = {
+        (scope, value): entry
+        for scope, wanted in keys.items()
+        for value, entry in _find(conn, "idempotency_key", scope, wanted)
+    }
     return by_id, by_key
 
 
 class SqliteWriter:
-    """A synchronous SQLite engine used by one thread, for ``insert_drafts`` only."""
+    """A synchronous SQLite engine used by one thread, for ``insert_drafts`` only.
+
+    The thread keeps its connection between transactions: checking one out of the pool and
+    back costs more than the insert of a row.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tocsin-sqlite")
+        self._conn: Connection | None = None
 
     @staticmethod
     def sync_url(async_url: str) -> str | None:
@@ -160,13 +195,25 @@ class SqliteWriter:
         return await loop.run_in_executor(self._thread, self._insert, drafts)
 
     def _insert(self, drafts: Sequence[Draft]) -> list[StoreResult]:
-        with self.engine.connect() as raw:
-            conn = raw.execution_options(**{WRITE_OPTION: True})
-            with conn.begin():
-                return insert_drafts(conn, drafts)
+        if self._conn is None:
+            self._conn = self.engine.connect().execution_options(**{WRITE_OPTION: True})
+        try:
+            with self._conn.begin():
+                return insert_drafts(self._conn, drafts)
+        except BaseException:
+            # A failed transaction may leave the connection unusable (a lost file, a full
+            # disk): the next one starts on a fresh connection.
+            self._close_connection()
+            raise
+
+    def _close_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
 
     def close(self) -> None:
-        """Stop the thread and close the connection."""
+        """Close the connection on its thread, then stop the thread."""
+        self._thread.submit(self._close_connection).result()
         self._thread.shutdown(wait=True)
         self.engine.dispose()
 
