@@ -11,7 +11,9 @@ from typing import Any
 from tocsin.models import Audience, Identity, StoredNotification
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen (but never changed): built for every published notification, and a frozen
+# dataclass's __init__ costs five times as much (object.__setattr__ per field).
+@dataclass(slots=True)
 class Draft:
     """A validated notification about to be stored."""
 
@@ -45,7 +47,9 @@ class Draft:
         )
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen (but never changed): built for every published notification, and a frozen
+# dataclass's __init__ costs five times as much (object.__setattr__ per field).
+@dataclass(slots=True)
 class StoreResult:
     """What became of one draft: stored now (``created``) or found from an earlier publish."""
 

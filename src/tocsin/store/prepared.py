@@ -47,13 +47,26 @@ class Prepared:
                 converters.append((position, convert))
         return cls(str(compiled), names, compiled.positional, tuple(converters))
 
-    def parameters(self, values: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
-        """``values`` converted for the driver, in the form its paramstyle takes."""
+    def parameters(
+        self, values: Mapping[str, Any], memo: dict[int, tuple[Any, Any]] | None = None
+    ) -> tuple[Any, ...] | dict[str, Any]:
+        """``values`` converted for the driver, in the form its paramstyle takes.
+
+        ``memo`` keeps each converted position's last value and result, for rows that share
+        values (a batch's times): the same object is converted once.
+        """
         converted = [values[name] for name in self.names]
         for position, convert in self.converters:
             value = converted[position]
-            if value is not None:
+            if value is None:
+                continue
+            if memo is None:
                 converted[position] = convert(value)
+                continue
+            last = memo.get(position)
+            if last is None or last[0] is not value:
+                last = memo[position] = (value, convert(value))
+            converted[position] = last[1]
         if self.positional:
             return tuple(converted)
         return dict(zip(self.names, converted, strict=True))
@@ -64,7 +77,8 @@ class Prepared:
 
     def execute_many(self, conn: Connection, rows: Iterable[Mapping[str, Any]]) -> None:
         """Run the statement for every row (the driver's ``executemany``)."""
-        batch = [self.parameters(row) for row in rows]
+        memo: dict[int, tuple[Any, Any]] = {}
+        batch = [self.parameters(row, memo) for row in rows]
         if batch:
             conn.exec_driver_sql(self.sql, batch)
 
