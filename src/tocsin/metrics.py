@@ -26,7 +26,7 @@ EMITTED = Counter(
 )
 PUBLISH_TO_EMIT = Histogram(
     "tocsin_publish_to_emit_seconds",
-    "From a notification's commit to its first emit on this node",
+    "From a commit of notifications to the first emit of one of them on this node",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
     registry=REGISTRY,
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import StrEnum
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -76,8 +77,13 @@ def utc_moment(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+@lru_cache(maxsize=256)
 def iso_timestamp(moment: datetime) -> str:
-    """Format like JavaScript's ``Date.prototype.toISOString`` (UTC, milliseconds, ``Z``)."""
+    """Format like JavaScript's ``Date.prototype.toISOString`` (UTC, milliseconds, ``Z``).
+
+    Cached: the notifications of a batch share their time, and each is formatted once per
+    fan-out.
+    """
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 

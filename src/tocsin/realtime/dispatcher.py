@@ -80,6 +80,8 @@ class Dispatcher:
         self._draining = False
         # A notification whose recipients were only partly sent at hand-over.
         self._unfinished: FanOut | None = None
+        # The accepted_at of the last commit observed in PUBLISH_TO_EMIT.
+        self._observed_commit: datetime | None = None
         sio.rooms.on_connected = self._connected
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -247,8 +249,11 @@ class Dispatcher:
         if job.done:
             if job.sent:
                 metrics.emitted(note.event).inc(job.sent)
-            if note.accepted_at is not None:
-                lag = datetime.now(UTC) - note.accepted_at
+            accepted_at = note.accepted_at
+            # One observation per commit: its notifications share one accepted_at.
+            if accepted_at is not None and accepted_at is not self._observed_commit:
+                self._observed_commit = accepted_at
+                lag = datetime.now(UTC) - accepted_at
                 metrics.PUBLISH_TO_EMIT.observe(max(0.0, lag.total_seconds()))
         return stop - start
 
