@@ -1,19 +1,21 @@
-"""Core statements compiled once per dialect and run with ``exec_driver_sql``.
+"""Core statements compiled once per dialect and run on the connection's DBAPI cursor.
 
 ``Connection.execute`` of a Core statement looks up its compiled form in the cache, then
 builds every row's parameters through the compiled statement's machinery: about 15 µs per
 row of ``notifications`` and 70 µs per statement, four times what SQLite takes to insert the
-row. The write path runs the same few statements thousands of times a second, so it compiles
-them once and hands the driver ready rows, converted by the dialect's own bind processors.
+row; even ``exec_driver_sql`` sets up an execution context and a result (10 µs, where the
+driver's cursor takes 1 µs). The write path runs the same few statements thousands of times
+a second, so it compiles them once and hands the driver's cursor ready rows, converted by
+the dialect's own bind processors, inside the transaction SQLAlchemy began.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, CursorResult
+from sqlalchemy import Connection
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -71,16 +73,26 @@ class Prepared:
             return tuple(converted)
         return dict(zip(self.names, converted, strict=True))
 
-    def execute(self, conn: Connection, values: Mapping[str, Any]) -> CursorResult[Any]:
-        """Run the statement once."""
-        return conn.exec_driver_sql(self.sql, self.parameters(values))
+    def execute(self, conn: Connection, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """Run the statement once; its rows as the driver returns them (no type conversion)."""
+        cursor = conn.connection.cursor()
+        try:
+            cursor.execute(self.sql, self.parameters(values))
+            return [tuple(row) for row in cursor.fetchall()] if cursor.description else []
+        finally:
+            cursor.close()
 
     def execute_many(self, conn: Connection, rows: Iterable[Mapping[str, Any]]) -> None:
         """Run the statement for every row (the driver's ``executemany``)."""
         memo: dict[int, tuple[Any, Any]] = {}
         batch = [self.parameters(row, memo) for row in rows]
-        if batch:
-            conn.exec_driver_sql(self.sql, batch)
+        if not batch:
+            return
+        cursor = conn.connection.cursor()
+        try:
+            cursor.executemany(self.sql, cast(Sequence[Sequence[Any]], batch))
+        finally:
+            cursor.close()
 
 
 class PreparedSet:

@@ -66,7 +66,8 @@ def insert_drafts(conn: Connection, drafts: Sequence[Draft]) -> list[StoreResult
     """Store ``drafts`` in the caller's write transaction; see :meth:`Store.insert`."""
     # Locking the counter first serialises publishers, which makes the
     # duplicate checks below race-free and hands out cursors in commit order.
-    current = int(_LOCK_COUNTER.on(conn).execute(conn, {"sequence": SEQUENCE_NAME}).scalar_one())
+    [(current,)] = _LOCK_COUNTER.on(conn).execute(conn, {"sequence": SEQUENCE_NAME})
+    current = int(current)
     by_id, by_key = _existing(conn, drafts)
     results: list[StoreResult] = []
     rows: list[dict[str, Any]] = []
@@ -142,8 +143,7 @@ def _find(
         .on(conn)
         .execute(conn, {"scope": scope, **{f"v{i}": v for i, v in enumerate(padded)}})
     )
-    for row in found:
-        value, public_id, cursor, request_hash = tuple(row)
+    for value, public_id, cursor, request_hash in found:
         yield value, (public_id, int(cursor), request_hash)
 
 
