@@ -32,6 +32,8 @@ def parse_cookie_header(header: str | None) -> dict[str, str]:
 
 def session_cookie(cookies: Mapping[str, str]) -> Credential | None:
     """The NextAuth/Auth.js session cookie, whole or reassembled from ``.0``, ``.1``… chunks."""
+    if not cookies:
+        return None
     for name in SESSION_COOKIES:
         if cookies.get(name):
             return Credential(cookies[name], "cookie", name)
