@@ -92,6 +92,9 @@ class Profiler:
             "raw",
             "--output",
             str(output),
+            # Pausing the process for each sample (py-spy's default) lands samples on system
+            # calls: os.urandom showed as 5 % of a connection's handling, for 0.7 µs of 485.
+            "--nonblocking",
         ]
         self.process: subprocess.Popen[bytes] | None = None
 
