@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from sqlalchemy import Column, Integer, MetaData, Table, TypeDecorator, create_engine, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.types import String
 
 from tocsin.store.prepared import Prepared
@@ -38,3 +40,14 @@ def test_rows_sharing_a_value_convert_it_once_and_store_it_converted() -> None:
     assert calls == ["shared", "own"]
     # Read back through the column's type: the conversion ran on the way in only.
     assert [tuple(r) for r in stored] == [(1, "SHARED"), (2, "SHARED"), (3, "OWN"), (4, None)]
+
+
+def test_a_driver_error_on_the_cursor_is_raised_as_sqlalchemys() -> None:
+    engine = create_engine("sqlite://")
+    table.metadata.create_all(engine)
+    with engine.connect() as conn:
+        missing = Prepared.compile(select(table.c.n), conn.dialect)
+        # The same text against a table that is not there: the driver's OperationalError.
+        broken = Prepared(missing.sql.replace(" t", " absent"), (), True, (), True)
+        with pytest.raises(OperationalError, match="no such table: absent"):
+            broken.execute(conn, {})

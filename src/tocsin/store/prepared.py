@@ -5,8 +5,11 @@ builds every row's parameters through the compiled statement's machinery: about 
 row of ``notifications`` and 70 µs per statement, four times what SQLite takes to insert the
 row; even ``exec_driver_sql`` sets up an execution context and a result (10 µs, where the
 driver's cursor takes 1 µs). The write path runs the same few statements thousands of times
-a second, so it compiles them once and hands the driver's cursor ready rows, converted by
-the dialect's own bind processors, inside the transaction SQLAlchemy began.
+a second, so it compiles them once and hands the driver ready rows, converted by the
+dialect's own bind processors, inside the transaction SQLAlchemy began: on SQLite straight
+to the DBAPI cursor (:func:`run_on_cursor`); on PostgreSQL, where each statement is a
+network round trip, through ``exec_driver_sql``, whose error handling also notices a lost
+connection and drops it from the pool.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any, cast
 
 from sqlalchemy import Connection
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
@@ -30,6 +34,7 @@ class Prepared:
     positional: bool
     # (position, converter) for the parameters whose type converts values for the driver.
     converters: tuple[tuple[int, Callable[[Any], Any]], ...]
+    on_cursor: bool
 
     @classmethod
     def compile(
@@ -47,7 +52,8 @@ class Prepared:
             convert = compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
             if convert is not None:
                 converters.append((position, convert))
-        return cls(str(compiled), names, compiled.positional, tuple(converters))
+        on_cursor = dialect.name == "sqlite"
+        return cls(str(compiled), names, compiled.positional, tuple(converters), on_cursor)
 
     def parameters(
         self, values: Mapping[str, Any], memo: dict[int, tuple[Any, Any]] | None = None
@@ -75,12 +81,11 @@ class Prepared:
 
     def execute(self, conn: Connection, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """Run the statement once; its rows as the driver returns them (no type conversion)."""
-        cursor = conn.connection.cursor()
-        try:
-            cursor.execute(self.sql, self.parameters(values))
-            return [tuple(row) for row in cursor.fetchall()] if cursor.description else []
-        finally:
-            cursor.close()
+        parameters = self.parameters(values)
+        if self.on_cursor:
+            return run_on_cursor(conn, self.sql, parameters)
+        result = conn.exec_driver_sql(self.sql, parameters)
+        return [tuple(row) for row in result] if result.returns_rows else []
 
     def execute_many(self, conn: Connection, rows: Iterable[Mapping[str, Any]]) -> None:
         """Run the statement for every row (the driver's ``executemany``)."""
@@ -88,11 +93,35 @@ class Prepared:
         batch = [self.parameters(row, memo) for row in rows]
         if not batch:
             return
-        cursor = conn.connection.cursor()
-        try:
-            cursor.executemany(self.sql, cast(Sequence[Sequence[Any]], batch))
-        finally:
-            cursor.close()
+        if self.on_cursor:
+            run_on_cursor(conn, self.sql, batch, many=True)
+        else:
+            conn.exec_driver_sql(self.sql, cast(Sequence[Sequence[Any]], batch))
+
+
+def run_on_cursor(
+    conn: Connection, sql: str, parameters: Any = (), *, many: bool = False
+) -> list[tuple[Any, ...]]:
+    """Run ``sql`` on the DBAPI cursor of ``conn``; its rows, if it returns any.
+
+    Raises:
+        sqlalchemy.exc.DBAPIError: the driver's error, wrapped as ``Connection.execute``
+            wraps it (``OperationalError`` for a locked database, and so on).
+    """
+    dialect = conn.dialect
+    cursor = conn.connection.cursor()
+    try:
+        if many:
+            cursor.executemany(sql, parameters)
+        else:
+            cursor.execute(sql, parameters)
+        return [tuple(row) for row in cursor.fetchall()] if cursor.description else []
+    except dialect.loaded_dbapi.Error as error:
+        raise DBAPIError.instance(
+            sql, parameters, error, dialect.loaded_dbapi.Error, dialect=dialect
+        ) from error
+    finally:
+        cursor.close()
 
 
 class PreparedSet:

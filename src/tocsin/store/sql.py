@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from tocsin.models import Audience, Identity, StoredNotification
 from tocsin.store.base import Draft, InboxItem, Store, StoreResult
+from tocsin.store.prepared import run_on_cursor
 from tocsin.store.sql_insert import (
     SEQUENCE_NAME,
     WRITE_OPTION,
@@ -62,11 +63,7 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_begin(conn: SyncConnection) -> None:
         immediate = conn.get_execution_options().get(WRITE_OPTION, False)
         # On the driver's cursor: ``exec_driver_sql`` would set up a result for nothing.
-        cursor = conn.connection.cursor()
-        try:
-            cursor.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
-        finally:
-            cursor.close()
+        run_on_cursor(conn, "BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def _visible(identity: Identity) -> ColumnElement[bool]:

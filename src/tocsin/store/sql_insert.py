@@ -8,6 +8,7 @@ twenty hops for one publish); a whole transaction run in one thread call costs o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -202,8 +203,10 @@ class SqliteWriter:
                 return insert_drafts(self._conn, drafts)
         except BaseException:
             # A failed transaction may leave the connection unusable (a lost file, a full
-            # disk): the next one starts on a fresh connection.
-            self._close_connection()
+            # disk): the next one starts on a fresh connection. Closing a broken one may fail
+            # too; the transaction's own error is the one to report.
+            with contextlib.suppress(Exception):
+                self._close_connection()
             raise
 
     def _close_connection(self) -> None:
