@@ -77,3 +77,16 @@ async def test_a_timer_started_from_a_firing_one_fires_too_and_errors_do_not_sto
 def test_resolution_must_be_positive() -> None:
     with pytest.raises(ValueError, match="resolution"):
         CoarseTimers(0, lambda key: None)
+
+
+async def test_cancelled_far_timers_do_not_accumulate() -> None:
+    fired: list[str] = []
+    timers: CoarseTimers[str] = CoarseTimers(1.0, fired.append)
+    timers.start("kept", 3600)
+    # Sockets coming and going, each with a session expiry in its own second, days away.
+    for i in range(10_000):
+        timers.start(f"gone-{i}", 86_400 + i)
+        timers.cancel(f"gone-{i}")
+    assert len(timers) == 1 and "kept" in timers
+    assert len(timers._ticks) <= 2 * len(timers._buckets) + 64
+    timers.close()

@@ -64,6 +64,15 @@ class CoarseTimers(Generic[K]):
         del bucket[key]
         if not bucket:
             del self._buckets[tick]
+            self._compact()
+
+    def _compact(self) -> None:
+        # An emptied bucket's tick stays in the heap until it is due, days away for a
+        # session expiry: with sockets coming and going, rebuild the heap (in place: _run
+        # may be iterating it) once such ticks outnumber the live ones.
+        if len(self._ticks) > 2 * len(self._buckets) + 64:
+            self._ticks[:] = self._buckets
+            heapq.heapify(self._ticks)
 
     def close(self) -> None:
         """Forget every timer."""
