@@ -43,12 +43,21 @@ async def get_service(request: Request) -> NotificationService:
 ServiceDep = Annotated[NotificationService, Depends(get_service)]
 
 
+async def publisher_of(service: NotificationService, authorization: str | None) -> Publisher:
+    """The publisher of the API key in an ``Authorization: Bearer`` header value.
+
+    Raises:
+        Unauthorized: no valid key.
+    """
+    found = credentials.bearer(authorization)
+    return await service.authenticate_publisher(found.value if found else None)
+
+
 async def get_publisher(
     service: ServiceDep, authorization: Annotated[str | None, Header()] = None
 ) -> Publisher:
-    """The API key's publisher (401 without a valid key)."""
-    found = credentials.bearer(authorization)
-    return await service.authenticate_publisher(found.value if found else None)
+    """Dependency form of :func:`publisher_of` (401 without a valid key)."""
+    return await publisher_of(service, authorization)
 
 
 async def get_identity(

@@ -7,8 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from tocsin.api.deps import IdentityDep, ServiceDep, json_body, service_of
-from tocsin.auth import credentials
+from tocsin.api.deps import IdentityDep, ServiceDep, json_body, publisher_of, service_of
 from tocsin.auth.apikeys import Publisher
 from tocsin.errors import ValidationFailed
 from tocsin.models import EventName, notification_adapter
@@ -71,8 +70,7 @@ async def _publishing(request: Request) -> tuple[NotificationService, Publisher,
         ValidationFailed: the key is over 255 characters.
     """
     service = service_of(request)
-    found = credentials.bearer(request.headers.get("authorization"))
-    publisher = await service.authenticate_publisher(found.value if found else None)
+    publisher = await publisher_of(service, request.headers.get("authorization"))
     key = request.headers.get("idempotency-key")
     if key is not None and len(key) > MAX_IDEMPOTENCY_KEY:
         raise ValidationFailed(
