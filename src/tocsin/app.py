@@ -14,6 +14,7 @@ from tocsin import __version__
 from tocsin.api import deadlines as deadline_routes
 from tocsin.api import health, inbound, routes
 from tocsin.api.errors import install_error_handlers
+from tocsin.api.security_headers import SecurityHeaders
 from tocsin.bus.base import Bus
 from tocsin.bus.local import LocalBus
 from tocsin.bus.redis import RedisBus
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None, service: NotificationService | 
                 await scheduler.stop()
             await service.bus.stop()
             await dispatcher.stop()
+            await service.authenticator.aclose()
             await service.store.close()
 
     api = FastAPI(
@@ -120,6 +122,7 @@ def create_app(settings: Settings | None = None, service: NotificationService | 
     api.state.dispatcher = dispatcher
     api.state.deadlines = deadlines
     install_error_handlers(api)
+    api.add_middleware(SecurityHeaders)
     api.include_router(health.router)
     api.include_router(routes.router)
     api.include_router(deadline_routes.router)

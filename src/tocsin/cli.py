@@ -17,6 +17,7 @@ from tocsin.config import ConfigError, Settings, load_settings
 from tocsin.demo import add_demo_command
 from tocsin.errors import TocsinError
 from tocsin.models import NOTIFICATION_EVENTS
+from tocsin.redact import redact
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -89,7 +90,7 @@ def cmd_checkconfig(args: argparse.Namespace) -> int:
             await service.store.ping()
             print("database: reachable")
         except Exception as exc:
-            problems.append(f"database: unreachable ({type(exc).__name__}: {exc})")
+            problems.append(f"database: unreachable ({type(exc).__name__}: {redact(str(exc))})")
         finally:
             await service.store.close()
         if settings.redis_url:
@@ -98,7 +99,7 @@ def cmd_checkconfig(args: argparse.Namespace) -> int:
                 if await service.bus.healthy():
                     print("redis: reachable")
                 else:
-                    problems.append(f"redis: unreachable at {settings.redis_url}")
+                    problems.append(f"redis: unreachable at {redact(settings.redis_url)}")
             finally:
                 await service.bus.stop()
 
@@ -271,7 +272,7 @@ def cmd_checktoken(args: argparse.Namespace) -> int:
     from tocsin.auth.claims import describe_expiry
     from tocsin.auth.credentials import Credential, from_text
     from tocsin.auth.errors import AuthError
-    from tocsin.auth.identity import Authenticator
+    from tocsin.auth.identity import Authenticator, Session
 
     settings = _settings(args)
     text = sys.stdin.read() if args.token == "-" else args.token
@@ -281,10 +282,18 @@ def cmd_checktoken(args: argparse.Namespace) -> int:
     secrets = ", ".join(name for name, _ in settings.session_secrets) or "none"
     where = f"cookie {credential.cookie_name}" if credential.cookie_name else "a bare token"
     print(f"read as {where}; session secrets configured: {secrets}")
+
+    async def check() -> Session:
+        authenticator = Authenticator(settings)
+        try:
+            return await authenticator.authenticate(credential)
+        finally:
+            await authenticator.aclose()
+
     try:
-        session = asyncio.run(Authenticator(settings).authenticate(credential))
+        session = asyncio.run(check())
     except AuthError as exc:
-        print(f"refused ({exc.reason}): {exc.detail}")
+        print(f"refused ({exc.reason}): {exc.diagnosis}")
         return 1
     ident = session.identity
     print(f"accepted: user {ident.user_id}, tenant {ident.tenant_id}, role {ident.role or '-'}")
@@ -382,7 +391,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.func(args)
     except ConfigError as exc:
-        print(f"tocsin: {exc}", file=sys.stderr)
+        print(f"tocsin: {redact(str(exc))}", file=sys.stderr)
         return 2
     except TocsinError as exc:
         print(f"tocsin: {exc.message}", file=sys.stderr)

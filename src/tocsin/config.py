@@ -8,6 +8,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tocsin.redact import redact
+
 
 class ConfigError(Exception):
     """A setting is missing or invalid; the message names the variable to fix."""
@@ -74,6 +76,22 @@ class Settings(BaseSettings):
         ge=0,
         le=3600,
         validation_alias=_env("TOCSIN_SESSION_CACHE_SECONDS", "session_cache_seconds"),
+    )
+    session_refusal_cache_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        le=3600,
+        validation_alias=_env(
+            "TOCSIN_SESSION_REFUSAL_CACHE_SECONDS", "session_refusal_cache_seconds"
+        ),
+        description="How long the app's 'no such session' for a cookie is reused.",
+    )
+    session_lookups: int = Field(
+        default=16,
+        ge=1,
+        le=1024,
+        validation_alias=_env("TOCSIN_SESSION_LOOKUPS", "session_lookups"),
+        description="Requests to NEXTAUTH_URL in flight at once; more wait (bounded) or fail.",
     )
     websocket_path: str = Field(
         default="/socket.io", validation_alias=_env("WEBSOCKET_PATH", "websocket_path")
@@ -224,6 +242,33 @@ class Settings(BaseSettings):
         validation_alias=_env("TOCSIN_MAX_BACKLOG", "max_backlog"),
         description="Packets waiting for a socket that does not read; beyond, it is dropped.",
     )
+    max_socket_buffer_bytes: int = Field(
+        default=1_048_576,
+        ge=65_536,
+        validation_alias=_env("TOCSIN_MAX_SOCKET_BUFFER_BYTES", "max_socket_buffer_bytes"),
+        description=(
+            "Bytes of packets of any kind (events, acks, answers) waiting for one socket "
+            "that does not read; beyond, the socket is closed."
+        ),
+    )
+    connect_timeout: float = Field(
+        default=45.0,
+        gt=0,
+        validation_alias=_env("TOCSIN_CONNECT_TIMEOUT", "connect_timeout"),
+        description="Seconds an Engine.IO session may live without a Socket.IO CONNECT.",
+    )
+    max_header_bytes: int = Field(
+        default=32_768,
+        ge=4096,
+        validation_alias=_env("TOCSIN_MAX_HEADER_BYTES", "max_header_bytes"),
+        description="Largest HTTP request line and headers (larger: 431, connection closed).",
+    )
+    header_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        validation_alias=_env("TOCSIN_HEADER_TIMEOUT", "header_timeout"),
+        description="Seconds a client has to send a request's headers (then: 408, closed).",
+    )
     migrate_on_start: bool = Field(
         default=True, validation_alias=_env("TOCSIN_MIGRATE_ON_START", "migrate_on_start")
     )
@@ -333,5 +378,8 @@ def load_settings(**overrides: Any) -> Settings:
         for err in exc.errors():
             field = str(err["loc"][0]) if err["loc"] else "?"
             env_name = _ALIASES.get(field, field)
-            problems.append(f"{env_name}: {err['msg']} (got {err.get('input')!r})")
+            # Never echo a secret, nor the password of a URL.
+            secret = "secret" in field or field.endswith("_key")
+            shown = "***" if secret else redact(repr(err.get("input")))
+            problems.append(f"{env_name}: {err['msg']} (got {shown})")
         raise ConfigError("invalid setting: " + "; ".join(problems)) from None

@@ -9,6 +9,7 @@
      ├── NotFound               404
      ├── Conflict               409  idempotency key reused for another request
      ├── PayloadTooLarge        413
+     ├── UnsupportedMediaType   415  a body of a content type the route does not take
      ├── RateLimited            429  over a rate limit (``retry_after`` seconds)
      └── ValidationFailed       422  a field is missing or wrong (``field`` names it)
 """
@@ -85,6 +86,13 @@ class PayloadTooLarge(TocsinError):
 
     status = 413
     default_code = "payload_too_large"
+
+
+class UnsupportedMediaType(TocsinError):
+    """The body's ``Content-Type`` is not one the route takes."""
+
+    status = 415
+    default_code = "unsupported_media_type"
 
 
 class RateLimited(TocsinError):

@@ -61,6 +61,25 @@ INGEST_CONNECTED = Gauge(
     ["mailbox"],
     registry=REGISTRY,
 )
+JOB_ITEM_FAILURES = Counter(
+    "tocsin_job_item_failures_total",
+    "Items of a batch job (deadlines, imap) that failed while the others went on",
+    ["job"],
+    registry=REGISTRY,
+)
+
+SESSION_LOOKUPS = Counter(
+    "tocsin_session_lookups_total",
+    "Database-session cookies looked up, by outcome: cache_hit, refusal_cache_hit, joined "
+    "(shared a lookup in flight), app_session, app_no_session, app_error, saturated",
+    ["outcome"],
+    registry=REGISTRY,
+)
+SESSION_LOOKUPS_IN_FLIGHT = Gauge(
+    "tocsin_session_lookups_in_flight",
+    "Requests to NEXTAUTH_URL/api/auth/session in flight",
+    registry=REGISTRY,
+)
 
 GC_PAUSE = Histogram(
     "tocsin_gc_pause_seconds",
@@ -86,3 +105,9 @@ def published(event: str) -> Any:
 def emitted(event: str) -> Any:
     """``EMITTED`` for one event name."""
     return EMITTED.labels(event)
+
+
+@cache
+def session_lookup(outcome: str) -> Any:
+    """``SESSION_LOOKUPS`` for one outcome."""
+    return SESSION_LOOKUPS.labels(outcome)

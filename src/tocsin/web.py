@@ -14,7 +14,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from tocsin.auth import credentials
+from tocsin.api.deps import user_session_of
+from tocsin.api.security_headers import page_headers
 from tocsin.auth.errors import AuthError
 
 WEB_DIR = Path(__file__).parent / "web"
@@ -32,27 +33,24 @@ def mount_web(api: FastAPI, web_dir: Path = WEB_DIR) -> None:
     """Serve the page at ``/``, its assets at ``/assets/`` and ``GET /web/session``.
 
     An app that offers sign-in (``tocsin demo``) sets ``api.state.signin_url`` (and
-    ``signout_url``); the page links to it when no session is found.
+    ``signout_url``); the page links to it when no session is found. The page is sent with
+    its Content-Security-Policy and may not be framed.
     """
 
-    async def index() -> Response:
+    async def index(request: Request) -> Response:
+        headers = page_headers(request.headers.get("host"))
         page = web_dir / "index.html"
         if not page.is_file():
-            return HTMLResponse(_NOT_BUILT, status_code=503)
-        return FileResponse(page, headers={"Cache-Control": "no-cache"})
+            return HTMLResponse(_NOT_BUILT, status_code=503, headers=headers)
+        return FileResponse(page, headers={**headers, "Cache-Control": "no-cache"})
 
     async def session(request: Request) -> JSONResponse:
         links = {
             "signinUrl": getattr(request.app.state, "signin_url", None),
             "signoutUrl": getattr(request.app.state, "signout_url", None),
         }
-        service = request.app.state.service
         try:
-            found = await service.authenticate_user(
-                credentials.from_http(
-                    request.headers.get("cookie"), request.headers.get("authorization")
-                )
-            )
+            found = await user_session_of(request)
         except AuthError as exc:
             body = {"error": "unauthorized", "reason": exc.reason, "message": exc.detail}
             return JSONResponse({**body, **links}, status_code=401)

@@ -8,8 +8,10 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 
+from tocsin.api.csrf import configured_origins, require_same_origin_json
 from tocsin.auth import credentials
 from tocsin.auth.apikeys import Publisher
+from tocsin.auth.identity import Session
 from tocsin.errors import BadRequest, PayloadTooLarge
 from tocsin.models import Identity
 from tocsin.service import NotificationService
@@ -60,14 +62,35 @@ async def get_publisher(
     return await publisher_of(service, authorization)
 
 
+async def user_session_of(request: Request) -> Session:
+    """The end user's session of a request: its session cookie, else its bearer token.
+
+    Every route that acts for an end user resolves them here, so that a request riding the
+    cookie which changes state (any method but GET, HEAD, OPTIONS) is checked against
+    cross-site request forgery first (:mod:`tocsin.api.csrf`).
+
+    Raises:
+        Forbidden: a cookie-authenticated write from a foreign or unknown origin.
+        UnsupportedMediaType: a cookie-authenticated write that is not JSON.
+        AuthError: no valid credential (401 with the reason).
+    """
+    service = service_of(request)
+    headers = request.headers
+    credential = credentials.from_http(headers.get("cookie"), headers.get("authorization"))
+    if credential is not None and credential.source == "cookie":
+        allowed = configured_origins(service.settings.cors_origins)
+        require_same_origin_json(request.method, request.scope["scheme"], headers, allowed)
+    return await service.authenticate_user(credential)
+
+
 async def get_identity(
-    service: ServiceDep,
+    request: Request,
+    # Read by user_session_of from the request; declared so that OpenAPI lists them.
     authorization: Annotated[str | None, Header()] = None,
     cookie: Annotated[str | None, Header()] = None,
 ) -> Identity:
-    """The end user of a session cookie or bearer token (401 with the reason otherwise)."""
-    session = await service.authenticate_user(credentials.from_http(cookie, authorization))
-    return session.identity
+    """Dependency form of :func:`user_session_of`: the end user (401 with the reason otherwise)."""
+    return (await user_session_of(request)).identity
 
 
 PublisherDep = Annotated[Publisher, Depends(get_publisher)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -11,6 +12,8 @@ from tocsin.auth.errors import AuthError
 
 # NextAuth tolerates 15 s of clock skew; so do we.
 CLOCK_TOLERANCE = 15
+# Times before 1970 or past year 9999 cannot be shown (datetime), nor meant.
+_LATEST = 253_402_300_799
 
 
 def _duration(seconds: float) -> str:
@@ -43,7 +46,14 @@ def check_times(claims: Mapping[str, Any], now: float | None = None) -> float | 
             continue
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise AuthError("invalid_token", f"claim {name!r} is not a number")
-        values[name] = float(value)
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
+        # NaN compares false with everything: an exp of NaN would never expire.
+        if not math.isfinite(number) or not 0 <= number <= _LATEST:
+            raise AuthError("invalid_token", f"claim {name!r} is not a usable time")
+        values[name] = number
     exp = values.get("exp")
     if exp is not None and exp < now - CLOCK_TOLERANCE:
         raise AuthError("expired", f"expired {_duration(now - exp)} ago (exp {_when(exp)})")

@@ -30,6 +30,12 @@ def parse_cookie_header(header: str | None) -> dict[str, str]:
     return cookies
 
 
+def _chunk_number(suffix: str) -> bool:
+    # ASCII digits only: "²".isdigit() is true but int("²") fails, and int() of
+    # thousands of digits is refused (and slow).
+    return 0 < len(suffix) <= 4 and suffix.isascii() and suffix.isdigit()
+
+
 def session_cookie(cookies: Mapping[str, str]) -> Credential | None:
     """The NextAuth/Auth.js session cookie, whole or reassembled from ``.0``, ``.1``… chunks."""
     if not cookies:
@@ -41,7 +47,7 @@ def session_cookie(cookies: Mapping[str, str]) -> Credential | None:
         chunks = sorted(
             (int(key[len(prefix) :]), value)
             for key, value in cookies.items()
-            if key.startswith(prefix) and key[len(prefix) :].isdigit()
+            if key.startswith(prefix) and _chunk_number(key[len(prefix) :])
         )
         if chunks:
             return Credential("".join(value for _, value in chunks), "cookie", name)

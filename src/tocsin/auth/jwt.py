@@ -3,7 +3,6 @@ verified with ``TOCSIN_JWT_PUBLIC_KEY``."""
 
 from __future__ import annotations
 
-import json
 import time
 from functools import lru_cache
 from pathlib import Path
@@ -12,8 +11,8 @@ from typing import Any
 from joserfc import jwt
 from joserfc.errors import BadSignatureError, JoseError
 from joserfc.jwk import ECKey, OctKey, RSAKey
-from joserfc.util import urlsafe_b64decode
 
+from tocsin.auth.compact import split_compact
 from tocsin.auth.errors import AuthError
 
 HMAC_ALGORITHM = "HS256"
@@ -64,16 +63,6 @@ def mint_jwt(
     )
 
 
-def _header(token: str) -> dict[str, Any]:
-    try:
-        header = json.loads(urlsafe_b64decode(token.split(".")[0].encode("ascii")))
-    except (ValueError, UnicodeError):
-        raise AuthError("invalid_token", "the JWT header is not base64url JSON") from None
-    if not isinstance(header, dict):
-        raise AuthError("invalid_token", "the JWT header is not a JSON object")
-    return header
-
-
 def verify_signed_jwt(
     token: str, *, secret: str | None, public_key: str | None
 ) -> tuple[dict[str, Any], str]:
@@ -85,7 +74,8 @@ def verify_signed_jwt(
     Raises:
         AuthError: ``invalid_token`` (format, algorithm, key or signature).
     """
-    alg = _header(token).get("alg")
+    header, _ = split_compact(token, 3, "JWT")
+    alg = header.get("alg")
     key: OctKey | RSAKey | ECKey
     if alg == HMAC_ALGORITHM:
         if not secret:
@@ -97,11 +87,13 @@ def verify_signed_jwt(
         key, method = load_public_key(public_key), f"{alg} JWT via TOCSIN_JWT_PUBLIC_KEY"
     else:
         allowed = ", ".join((HMAC_ALGORITHM, *PUBLIC_KEY_ALGORITHMS))
-        raise AuthError("invalid_token", f"unexpected JWT alg {alg!r}: only {allowed} are accepted")
+        raise AuthError(
+            "invalid_token", f"unexpected JWT alg {alg!r:.40}: only {allowed} are accepted"
+        )
     try:
         decoded = jwt.decode(token, key, algorithms=[str(alg)])
     except BadSignatureError:
         raise AuthError("invalid_token", f"bad {alg} signature") from None
-    except (JoseError, ValueError) as exc:
-        raise AuthError("invalid_token", f"not a valid {alg} JWT: {exc}") from None
+    except (JoseError, ValueError, TypeError, RecursionError) as exc:
+        raise AuthError("invalid_token", f"not a valid {alg} JWT: {exc}"[:300]) from None
     return dict(decoded.claims), method

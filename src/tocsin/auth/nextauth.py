@@ -19,8 +19,8 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from joserfc import jwe
 from joserfc.errors import JoseError
 from joserfc.jwk import OctKey, thumbprint
-from joserfc.util import urlsafe_b64decode
 
+from tocsin.auth.compact import split_compact
 from tocsin.auth.errors import AuthError
 
 V4_COOKIES = ("next-auth.session-token", "__Secure-next-auth.session-token")
@@ -73,17 +73,10 @@ def read_header(token: str) -> dict[str, Any]:
     """The protected header of a compact JWE, without decrypting.
 
     Raises:
-        AuthError: ``invalid_token`` when it is not a five-part JWE with a JSON header.
+        AuthError: ``invalid_token`` when it is not a five-part JWE of base64url segments
+        with a JSON object for a header.
     """
-    parts = token.split(".")
-    if len(parts) != 5:
-        raise AuthError("invalid_token", "not an encrypted session token (JWE has 5 parts)")
-    try:
-        header = json.loads(urlsafe_b64decode(parts[0].encode("ascii")))
-    except (ValueError, UnicodeError):
-        raise AuthError("invalid_token", "the JWE header is not base64url JSON") from None
-    if not isinstance(header, dict):
-        raise AuthError("invalid_token", "the JWE header is not a JSON object")
+    header, _ = split_compact(token, 5, "JWE")
     return header
 
 
@@ -126,10 +119,10 @@ def decrypt_session_token(
     """
     header = read_header(token)
     alg, enc = header.get("alg"), header.get("enc")
-    if alg != ALG or enc not in _KEY_LENGTH:
+    if alg != ALG or not isinstance(enc, str) or enc not in _KEY_LENGTH:
         raise AuthError(
             "invalid_token",
-            f"unexpected JWE algorithms alg={alg!r} enc={enc!r}: "
+            f"unexpected JWE algorithms alg={alg!r:.40} enc={enc!r:.40}: "
             f"only alg 'dir' with enc {ENC_V4} or {ENC_V5} are accepted",
         )
     if not secrets:
@@ -154,11 +147,12 @@ def decrypt_session_token(
                 opened = jwe.decrypt_compact(
                     token, OctKey.import_key(key), algorithms=[ALG, str(enc)]
                 )
-            except JoseError:
+            except (JoseError, ValueError, TypeError):
+                # Any failure to open it with this key: try the next one.
                 continue
             try:
                 claims = json.loads(opened.plaintext or b"")
-            except ValueError:
+            except (ValueError, RecursionError):
                 raise AuthError("invalid_token", "decrypted payload is not JSON") from None
             if not isinstance(claims, dict):
                 raise AuthError("invalid_token", "decrypted payload is not a JSON object")
@@ -166,7 +160,7 @@ def decrypt_session_token(
     names = ", ".join(name for name, _ in secrets)
     ways = "; ".join(d.describe() for d in derivations)
     if kid is not None and not tried:
-        reason = f"its kid {kid!r} matches no key derived from {names} ({ways})"
+        reason = f"its kid {kid!r:.100} matches no key derived from {names} ({ways})"
     else:
         reason = f"no configured secret decrypts it (tried {names}; {ways})"
     raise AuthError("invalid_token", f"session token refused: {reason}")

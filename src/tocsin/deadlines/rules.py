@@ -71,6 +71,26 @@ def due_date_of(due_at: date | datetime, zone: str) -> date:
     return due_at
 
 
+def alert_key(deadline: DeadlineRecord, today: date | None) -> str:
+    """The once-key (and notification id) of ``deadline``'s alert on ``today``; None: expired."""
+    day = "expired" if today is None else today.isoformat()
+    return f"deadline:{deadline.id}:{deadline.due_at}:{day}"
+
+
+def alert_on(deadline: DeadlineRecord, today: date, tiers: Tiers, locale: str = "fr") -> Alert:
+    """The alert ``deadline`` gives on ``today``, whatever its status and however far it is."""
+    remaining = (deadline.due_date - today).days
+    text = _TEXT.get(locale, _TEXT["fr"])
+    if remaining < 0:
+        key = alert_key(deadline, None)
+        generated = text["past"].format(type=deadline.deadline_type, n=-remaining)
+    else:
+        key = alert_key(deadline, today)
+        template = text["today"] if remaining == 0 else text["future"]
+        generated = template.format(type=deadline.deadline_type, n=remaining)
+    return Alert(key, remaining, tiers.urgency(remaining), deadline.message or generated)
+
+
 def evaluate(
     deadline: DeadlineRecord, now: datetime, default_zone: str, tiers: Tiers, locale: str = "fr"
 ) -> Alert | None:
@@ -83,15 +103,6 @@ def evaluate(
     if deadline.status != "open":
         return None
     today = local_date(now, deadline.timezone or default_zone)
-    remaining = (deadline.due_date - today).days
-    if remaining > tiers.window:
+    if (deadline.due_date - today).days > tiers.window:
         return None
-    text = _TEXT.get(locale, _TEXT["fr"])
-    if remaining < 0:
-        key = f"deadline:{deadline.id}:{deadline.due_at}:expired"
-        generated = text["past"].format(type=deadline.deadline_type, n=-remaining)
-    else:
-        key = f"deadline:{deadline.id}:{deadline.due_at}:{today.isoformat()}"
-        template = text["today"] if remaining == 0 else text["future"]
-        generated = template.format(type=deadline.deadline_type, n=remaining)
-    return Alert(key, remaining, tiers.urgency(remaining), deadline.message or generated)
+    return alert_on(deadline, today, tiers, locale)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
@@ -11,9 +12,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError, field_validator
 
 from tocsin.auth.apikeys import Publisher
-from tocsin.deadlines.rules import Tiers, due_date_of, evaluate
+from tocsin.deadlines.rules import Alert, Tiers, alert_on, due_date_of, evaluate, local_date
 from tocsin.errors import Forbidden, NotFound, ValidationFailed, from_pydantic
-from tocsin.models import DEADLINE_ALERT, NO_NUL, Identifier, in_supported_years
+from tocsin.jobs import BatchJob, ItemFailed
+from tocsin.models import (
+    DEADLINE_ALERT,
+    NO_NUL,
+    Identifier,
+    in_supported_years,
+    notification_adapter,
+)
 from tocsin.service import NotificationService
 from tocsin.store.base import DeadlineRecord
 
@@ -21,6 +29,12 @@ log = logging.getLogger("tocsin.deadlines")
 
 ZoneName = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=NO_NUL)]
 SCHEDULER = Publisher(tenant_id=None, key_id="scheduler")
+# The alert's id is ``deadline:<id>:<dueAt>:<day>`` and a notification id holds 200
+# characters: 128 leaves room for the longest dueAt a datetime gives (42) and the day.
+MAX_ID_CHARS = 128
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Where a field of the alert comes from in the deadline (for the 422 of an unpublishable one).
+_ALERT_SOURCES = {"remainingDays": "dueAt", "urgency": "dueAt", "id": "id"}
 
 
 class DeadlineIn(BaseModel):
@@ -54,10 +68,17 @@ class CheckReport:
     checked: int
     alerted: list[str]
     already: int
+    # Deadlines whose alert failed (logged and counted; the others were published).
+    failed: int = 0
 
     def to_json(self) -> dict[str, Any]:
-        """``{checked, alerted, already}``."""
-        return {"checked": self.checked, "alerted": self.alerted, "already": self.already}
+        """``{checked, alerted, already, failed}``."""
+        return {
+            "checked": self.checked,
+            "alerted": self.alerted,
+            "already": self.already,
+            "failed": self.failed,
+        }
 
 
 def deadline_to_json(record: DeadlineRecord) -> dict[str, Any]:
@@ -91,6 +112,7 @@ class DeadlineService:
             critical=settings.deadline_critical_days,
             urgent=settings.deadline_urgent_days,
         )
+        self.job = BatchJob("deadlines", log)
 
     @staticmethod
     def _tenant_for(publisher: Publisher, tenant_id: str | None) -> str:
@@ -110,12 +132,16 @@ class DeadlineService:
         """Create or replace a deadline, then evaluate it at once (a moved deadline alerts now).
 
         Returns the record, whether it was created, and what the immediate check published.
+        Everything is checked before anything is stored, down to the alert the deadline will
+        give: a refused deadline is not stored.
 
         Raises:
             ValidationFailed: a field is missing or wrong. Forbidden: another tenant.
         """
-        if not deadline_id or len(deadline_id) > 200:
-            raise ValidationFailed("id: 1 to 200 characters", field="id")
+        if not deadline_id or len(deadline_id) > MAX_ID_CHARS:
+            raise ValidationFailed(f"id: 1 to {MAX_ID_CHARS} characters", field="id")
+        if _CONTROL.search(deadline_id):
+            raise ValidationFailed("id: control characters are not allowed", field="id")
         try:
             body = DeadlineIn.model_validate(raw)
         except ValidationError as exc:
@@ -142,9 +168,31 @@ class DeadlineService:
             message=body.message,
             updated_at=datetime.now(UTC),
         )
+        now = now or datetime.now(UTC)
+        self._refuse_unpublishable(record, now)
         created = await self.store.put_deadline(record)
-        report = await self._check([record], now or datetime.now(UTC))
+        report = await self._check([record], now)
         return record, created, report
+
+    def _refuse_unpublishable(self, record: DeadlineRecord, now: datetime) -> None:
+        """Raise the 422 the check would meet when publishing this deadline's alert.
+
+        Its longest id (a day's, not "expired") and today's count of days are tried, so
+        the limits of a notification are enforced here, before storing, rather than at
+        every check.
+        """
+        today = local_date(now, record.timezone or self.zone)
+        probe = alert_on(record, today, self.tiers, self.locale)
+        try:
+            notification_adapter.validate_python(self._notification(record, probe))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = str(first["loc"][-1]) if first["loc"] else "id"
+            field = _ALERT_SOURCES.get(where, where)
+            raise ValidationFailed(
+                f"{field}: its deadline-alert would be refused ({where}: {first['msg']})",
+                field=field,
+            ) from None
 
     async def delete(self, tenant_id: str | None, deadline_id: str, publisher: Publisher) -> None:
         """Delete a deadline (it never alerts again).
@@ -187,31 +235,39 @@ class DeadlineService:
         due = await self.store.list_deadlines(None, due_to=horizon, status="open")
         return await self._check(due, now)
 
+    @staticmethod
+    def _notification(record: DeadlineRecord, alert: Alert) -> dict[str, Any]:
+        return {
+            "event": DEADLINE_ALERT,
+            "id": alert.key,
+            "dossierNumber": record.dossier_number,
+            "message": alert.message,
+            "urgency": alert.urgency,
+            "deadlineType": record.deadline_type,
+            "remainingDays": alert.remaining_days,
+            "userId": record.user_id,
+            "tenantId": record.tenant_id,
+        }
+
+    async def _alert(self, record: DeadlineRecord, now: datetime) -> tuple[str, bool] | None:
+        """Publish the alert ``record`` owes at ``now``: (its key, whether it is new), or None."""
+        alert = evaluate(record, now, self.zone, self.tiers, self.locale)
+        if alert is None:
+            return None
+        result = await self.notifications.publish(self._notification(record, alert), SCHEDULER)
+        return alert.key, result.created
+
     async def _check(self, records: list[DeadlineRecord], now: datetime) -> CheckReport:
-        alerted: list[str] = []
-        already = 0
-        for record in records:
-            alert = evaluate(record, now, self.zone, self.tiers, self.locale)
-            if alert is None:
-                continue
-            result = await self.notifications.publish(
-                {
-                    "event": DEADLINE_ALERT,
-                    "id": alert.key,
-                    "dossierNumber": record.dossier_number,
-                    "message": alert.message,
-                    "urgency": alert.urgency,
-                    "deadlineType": record.deadline_type,
-                    "remainingDays": alert.remaining_days,
-                    "userId": record.user_id,
-                    "tenantId": record.tenant_id,
-                },
-                SCHEDULER,
-            )
-            if result.created:
-                alerted.append(alert.key)
-            else:
-                already += 1
+        # Each deadline on its own: one that cannot be published (a row stored before
+        # validation was complete, a bug) must not keep other tenants' alerts from going out.
+        outcomes = await self.job.run_each(
+            records,
+            lambda record: f"{record.tenant_id}/{record.id}",
+            lambda record: self._alert(record, now),
+        )
+        alerted = [o[0] for o in outcomes if isinstance(o, tuple) and o[1]]
+        already = sum(1 for o in outcomes if isinstance(o, tuple) and not o[1])
+        failed = sum(1 for o in outcomes if isinstance(o, ItemFailed))
         if alerted:
             log.info("deadline check at %s: %d alert(s)", now.isoformat(), len(alerted))
-        return CheckReport(checked=len(records), alerted=alerted, already=already)
+        return CheckReport(len(records), alerted, already, failed)

@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from tocsin.config import Settings, load_settings
+from tocsin.redact import redact
 
 
 def build_demo_app(
@@ -86,7 +87,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         where = f"http://{settings.host}:{settings.port}/"
         print(f"Tocsin demo — {TENANT_NAME}")
         print(f"  open {where} and pick a user; open a second tab to see read state follow")
-        print(f"  database: {url}" + ("" if args.database_url else " (fresh, removed at exit)"))
+        print(
+            f"  database: {redact(url)}"
+            + ("" if args.database_url else " (fresh, removed at exit)")
+        )
         print(
             "  session secret: "
             + ("generated for this run" if generated else "from the environment")

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections import deque
 from typing import Any, cast
@@ -65,30 +66,27 @@ class _NoQueue:
 _NO_QUEUE = _NoQueue()
 
 
-# Engine.IO packet types a client may send over a WebSocket: PING..UPGRADE ("2".."5");
-# "1" is CLOSE. Socket.IO packet types inside a MESSAGE ("4"): 0..4; 5 and 6 are the
-# binary variants, which Tocsin never uses and whose attachments python-socketio would
-# buffer without a bound.
+# Engine.IO packet types a client may send over a WebSocket as text: PING..UPGRADE
+# ("2".."5"); "1" is CLOSE. A binary frame is a MESSAGE (Engine.IO v4). What a MESSAGE
+# carries is Socket.IO's to check (``engine.SocketServer``, which bounds binary attachments).
 _CLIENT_EIO_TYPES = frozenset("12345")
-_BINARY_SIO_TYPES = frozenset("56")
 
 
 def frame_refusal(data: object) -> str | None:
     """Why a WebSocket frame from a client is refused (the connection is then closed)."""
     if isinstance(data, bytes | bytearray):
-        return "binary_frame"
+        return None
     if not isinstance(data, str) or not data:
         return "empty_frame"
     if data[0] not in _CLIENT_EIO_TYPES:
         return "unknown_packet_type"
-    if data[0] == "4" and len(data) > 1 and data[1] in _BINARY_SIO_TYPES:
-        return "binary_packet"
     return None
 
 
-def received_text(message: dict[str, Any]) -> str | None:
-    """The text of a ``websocket.receive`` ASGI message; None (counted and logged) for a
-    frame no Socket.IO client sends, whose connection is then closed."""
+def received_message(message: dict[str, Any]) -> str | bytes | None:
+    """The text (or, for a binary frame, the bytes) of a ``websocket.receive`` ASGI
+    message; None (counted and logged) for a frame no Engine.IO client sends, whose
+    connection is then closed."""
     data = message.get("text")
     if data is None:
         data = message.get("bytes")
@@ -97,7 +95,18 @@ def received_text(message: dict[str, Any]) -> str | None:
         metrics.ERRORS.labels(f"frame_{reason}").inc()
         log.info("closing a socket that sent a refused frame (%s)", reason)
         return None
-    return cast(str, data)  # frame_refusal lets only non-empty text through
+    return cast(str | bytes, data)  # frame_refusal lets only text or bytes through
+
+
+def packet_size(pkt: eio_packet.Packet) -> int:
+    """About the bytes ``pkt`` takes on the wire (characters for a text packet)."""
+    frame = getattr(pkt, "frame", None)
+    if frame is not None:
+        return len(frame)
+    if pkt.binary:
+        # Not encode(): it caches one encoding, and long-polling needs the base64 one.
+        return len(pkt.data) + 1
+    return len(pkt.encode())
 
 
 class SharedPacket(eio_packet.Packet):  # type: ignore[misc]
@@ -113,6 +122,10 @@ class EngineSocket(AsyncSocket):  # type: ignore[misc]
 
     last_ping: float | None
     connected: bool
+    # When the next PING is due (time.time()), set by schedule_ping.
+    _ping_due: float = 0.0
+    # Whether a long-polling GET is waiting for packets.
+    _polling = False
 
     def __init__(self, server: Any, sid: str) -> None:
         super().__init__(server, sid)
@@ -126,6 +139,9 @@ class EngineSocket(AsyncSocket):  # type: ignore[misc]
         self._inbound: list[eio_packet.Packet] | None = None
         self._receiver: asyncio.Task[None] | None = None
         self._closer: asyncio.Task[None] | None = None
+        # Bytes of the packets waiting for this client (held here, or in python-engineio's
+        # queue for long-polling), bounded by the server's ``send_buffer_limit``.
+        self._buffered = 0
 
     # -- what the dispatcher uses -------------------------------------------------------
 
@@ -161,16 +177,76 @@ class EngineSocket(AsyncSocket):  # type: ignore[misc]
     async def send(self, pkt: eio_packet.Packet) -> None:
         """Send a packet (CONNECT, acks, heartbeats, CLOSE: Engine.IO's own path)."""
         if self.link is None:
-            await super().send(pkt)
+            if self._buffer(pkt):
+                await super().send(pkt)
             return
         if self.closed:
             raise exceptions.SocketIsClosedError()
         self._write(pkt)
 
+    async def poll(self) -> list[eio_packet.Packet]:
+        """Wait for packets to send to a long-polling client (as python-engineio)."""
+        packets: list[eio_packet.Packet] = await super().poll()
+        self._buffered = max(0, self._buffered - sum(map(packet_size, packets)))
+        return packets
+
+    async def receive(self, pkt: eio_packet.Packet) -> None:
+        """Handle a packet from the client as python-engineio does, except UPGRADE.
+
+        python-engineio answers an UPGRADE outside an upgrade with a NOOP: a packet a
+        client can make the server write forever without reading. An upgrade's own
+        UPGRADE packet is read by the upgrade itself (``_upgrade``), never here.
+        """
+        if pkt.packet_type == eio_packet.UPGRADE:
+            metrics.ERRORS.labels("unexpected_upgrade").inc()
+            return
+        await super().receive(pkt)
+
+    async def handle_get_request(self, environ: dict[str, Any]) -> Any:
+        """A long-polling GET (or this session's WebSocket upgrade), as python-engineio,
+        except where Engine.IO asks otherwise: a poll after a missed PONG deadline, or one
+        while another poll waits, closes the session (the waiting poll gets CLOSE).
+
+        Raises:
+            EngineIOError: the session is closed (python-engineio answers 400).
+        """
+        scope = environ.get("asgi.scope")
+        if self.upgrading or self.upgraded or (scope is not None and scope["type"] != "http"):
+            return await super().handle_get_request(environ)
+        if not await self.check_ping_timeout():
+            raise exceptions.EngineIOError("ping timeout")
+        if self._polling:
+            await self.close(wait=False, reason=self.server.reason.TRANSPORT_ERROR)
+            raise exceptions.EngineIOError("a poll while another one waits")
+        self._polling = True
+        try:
+            return await super().handle_get_request(environ)
+        finally:
+            self._polling = False
+
+    async def handle_post_request(self, environ: dict[str, Any]) -> None:
+        """A long-polling POST, as python-engineio, except that a payload that is not
+        Engine.IO closes the session, and a CLOSE from the client ends a waiting poll with
+        a NOOP (python-engineio leaves it waiting, then answers 400).
+
+        Raises:
+            EngineIOError: the session is closed (python-engineio answers 400).
+        """
+        try:
+            await super().handle_post_request(environ)
+        except (ValueError, KeyError, RecursionError, exceptions.EngineIOError):
+            # Undecodable (ValueError covers UnicodeDecodeError and binascii.Error), too
+            # long, or a packet type a client never sends.
+            await self.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_ERROR)
+            raise exceptions.EngineIOError("invalid payload") from None
+        if self.closed and self._polling:
+            self.queue.put_nowait(eio_packet.Packet(eio_packet.NOOP))
+
     def schedule_ping(self) -> None:
         """Ping after the interval, once the previous ping was answered (a timer, no task)."""
         if self.last_ping:
             self.last_ping = None
+            self._ping_due = time.time() + self.server.ping_interval
             self.server.ping_timers.start(self.sid, self.server.ping_interval)
 
     async def close(self, wait: bool = True, abort: bool = False, reason: Any = None) -> None:
@@ -187,12 +263,17 @@ class EngineSocket(AsyncSocket):  # type: ignore[misc]
         closing_now = self.open
         await super().close(wait=False, abort=abort, reason=reason)
         self._stop_ping()
-        if closing_now and not abort:
-            if self._held or not link.writable.is_set():
-                # The client is not reading: a close frame would wait behind the rest.
-                link.abort()
-            elif self._ws is not None:
-                await self._ws.close()
+        if not closing_now:
+            return
+        if self._held or not link.writable.is_set():
+            # The client is not reading: a close frame would wait behind the rest, and
+            # the transport would never finish flushing.
+            link.abort()
+        elif abort:
+            # The client sent CLOSE, or its transport failed: nothing more to say to it.
+            link.end()
+        elif self._ws is not None:
+            await self._ws.close()
 
     async def _websocket_handler(self, ws: Any) -> None:
         await self.websocket_handler(ws)
@@ -235,7 +316,7 @@ class EngineSocket(AsyncSocket):  # type: ignore[misc]
         if message["type"] != "websocket.receive" or self.closed:
             self._close_soon(self.server.reason.TRANSPORT_CLOSE)
             return
-        data = received_text(message)
+        data = received_message(message)
         if data is None or len(data) > self.server.max_http_buffer_size:
             self._close_soon(self.server.reason.TRANSPORT_CLOSE)
             return
@@ -282,6 +363,8 @@ class EngineSocket(AsyncSocket):  # type: ignore[misc]
         finally:
             if self.link is not None:
                 self.link.end()
+            if self.server.sockets.get(self.sid) is self:
+                del self.server.sockets[self.sid]
 
     async def _read(self, ws: Any) -> None:
         limit = self.server.max_http_buffer_size
@@ -321,7 +404,10 @@ class EngineSocket(AsyncSocket):  # type: ignore[misc]
             if probe.packet_type != eio_packet.PING or probe.data != "probe":
                 return False
             await ws.send(eio_packet.Packet(eio_packet.PONG, data="probe").encode())
-            self.queue.put_nowait(eio_packet.Packet(eio_packet.NOOP))  # ends the pending poll
+            if self._polling:
+                # Ends the waiting poll. A poll that comes later during the upgrade gets
+                # its NOOP from python-engineio; one queued now would reach the WebSocket.
+                self.queue.put_nowait(eio_packet.Packet(eio_packet.NOOP))
             upgrade = eio_packet.Packet(encoded_packet=await ws.wait())
             if upgrade.packet_type != eio_packet.UPGRADE:
                 return False
@@ -343,12 +429,33 @@ class EngineSocket(AsyncSocket):  # type: ignore[misc]
             if pkt is not None:
                 self._write(pkt)
 
+    def _buffer(self, pkt: eio_packet.Packet) -> bool:
+        """Count ``pkt`` as waiting for the client; False (and the socket closing) once
+        the bytes waiting would pass the server's ``send_buffer_limit``."""
+        if self._closer is not None:
+            return False
+        self._buffered += packet_size(pkt)
+        if self._buffered <= self.server.send_buffer_limit:
+            return True
+        metrics.ERRORS.labels("send_buffer_full").inc()
+        log.warning(
+            "socket %s is not reading (%d bytes waiting, limit %d): closing",
+            self.sid,
+            self._buffered,
+            self.server.send_buffer_limit,
+        )
+        self._close_soon(self.server.reason.TRANSPORT_ERROR)
+        return False
+
     def _write(self, pkt: eio_packet.Packet) -> None:
         link = self.link
         if link is None:
-            self.queue.put_nowait(pkt)
+            if self._buffer(pkt):
+                self.queue.put_nowait(pkt)
             return
-        if self._held or not link.send_text_now(pkt.encode(), getattr(pkt, "frame", None)):
+        if self._held or not link.send_now(pkt.encode(), getattr(pkt, "frame", None)):
+            if not self._buffer(pkt):
+                return
             if self._held is None:
                 self._held = deque()
             self._held.append(pkt)
@@ -362,17 +469,21 @@ class EngineSocket(AsyncSocket):  # type: ignore[misc]
                 await link.wait_writable()
                 while held:
                     pkt = held[0]
-                    if not link.send_text_now(pkt.encode(), getattr(pkt, "frame", None)):
+                    if not link.send_now(pkt.encode(), getattr(pkt, "frame", None)):
                         break
                     held.popleft()
+                    self._buffered -= packet_size(pkt)
         finally:
             self._flusher = None
 
     def ping(self) -> None:
         """Send a PING now (the server's ping timers call this)."""
         if self.open:
-            self.last_ping = time.time()
+            # The PONG is due ``ping_timeout`` after the PING was due, as in Node, not after
+            # the coarse timer fired (up to a 25th of the interval later).
+            self.last_ping = min(time.time(), self._ping_due or math.inf)
             self._write(eio_packet.Packet(eio_packet.PING))
 
     def _stop_ping(self) -> None:
         self.server.ping_timers.cancel(self.sid)
+        self.server.connect_timers.cancel(self.sid)

@@ -24,13 +24,17 @@ from engineio.async_drivers.asgi import WebSocket
 from engineio.async_drivers.asgi import translate_request as asgi_translate_request
 from socketio import packet as sio_packet
 
-from tocsin.realtime.eiosocket import EngineSocket, SharedPacket, received_text
+from tocsin import metrics
+from tocsin.auth.nextauth import SESSION_COOKIES
+from tocsin.realtime.eiosocket import EngineSocket, SharedPacket, received_message
 from tocsin.realtime.timers import CoarseTimers
 from tocsin.realtime.wsprotocol import link_of
 
 log = logging.getLogger("tocsin.realtime")
 
 NAMESPACE = "/"
+# Engine.IO's ``maxPayload``: the largest message (python-engineio's default, as Node's).
+MAX_PAYLOAD = 1_000_000
 
 
 class GuardedWebSocket(WebSocket):  # type: ignore[misc]
@@ -64,7 +68,7 @@ class GuardedWebSocket(WebSocket):  # type: ignore[misc]
         event = await self.asgi_receive()
         if event["type"] != "websocket.receive":
             raise OSError("websocket closed")
-        return received_text(event)
+        return received_message(event)
 
 
 # Headers of a WebSocket handshake copied into ``environ`` (see ``translate_request``).
@@ -130,10 +134,17 @@ class EngineServer(engineio.AsyncServer):  # type: ignore[misc]
     """python-engineio's server on :class:`GuardedWebSocket` and :class:`EngineSocket`."""
 
     start_service_task: bool
+    # Bytes that may wait for one client that does not read (any packet); beyond, the
+    # socket is closed. Set from ``TOCSIN_MAX_SOCKET_BUFFER_BYTES`` by the Socket.IO server.
+    send_buffer_limit: int = 1_048_576
+    # Seconds a session may live without connecting to a Socket.IO namespace
+    # (``TOCSIN_CONNECT_TIMEOUT``; Node's socket.io calls it ``connectTimeout``).
+    connect_timeout: float = 45.0
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._ping_timers: CoarseTimers[str] | None = None
+        self._connect_timers: CoarseTimers[str] | None = None
         # The async driver table is how python-engineio picks its WebSocket class.
         drivers: dict[str, Any] = getattr(self, "_async")  # noqa: B009 (untyped base)
         self._async = {
@@ -150,6 +161,28 @@ class EngineServer(engineio.AsyncServer):  # type: ignore[misc]
             resolution = min(1.0, self.ping_interval / 25)
             self._ping_timers = CoarseTimers(resolution, self._ping_due)
         return self._ping_timers
+
+    @property
+    def connect_timers(self) -> CoarseTimers[str]:
+        """Each session's deadline to connect to a namespace, by sid (see
+        ``connect_timeout``); cancelled by :meth:`namespace_connected` or the close."""
+        if self._connect_timers is None:
+            self._connect_timers = CoarseTimers(1.0, self._connect_due)
+        return self._connect_timers
+
+    def namespace_connected(self, sid: str) -> None:
+        """Session ``sid`` joined a namespace: it may stay."""
+        if self._connect_timers is not None:
+            self._connect_timers.cancel(sid)
+
+    def _connect_due(self, sid: str) -> None:
+        socket = self.sockets.get(sid)
+        if isinstance(socket, EngineSocket) and socket.open:
+            metrics.ERRORS.labels("connect_timeout").inc()
+            log.info("closing session %s: no Socket.IO CONNECT in %gs", sid, self.connect_timeout)
+            self.start_background_task(
+                socket.close, wait=False, abort=False, reason=self.reason.TRANSPORT_CLOSE
+            )
 
     def _ping_due(self, sid: str) -> None:
         socket = self.sockets.get(sid)
@@ -171,6 +204,7 @@ class EngineServer(engineio.AsyncServer):  # type: ignore[misc]
             del self.sockets[sid]
             return self._unauthorized(refusal or None)
         socket.schedule_ping()
+        self.connect_timers.start(sid, self.connect_timeout)
         if transport == "websocket":
             if environ["asgi.scope"]["type"] == "websocket":
                 # Straight to the handler: python-engineio goes through handle_get_request
@@ -295,11 +329,29 @@ class RoomManager(socketio.AsyncManager):  # type: ignore[misc]
 class SocketServer(socketio.AsyncServer):  # type: ignore[misc]
     """python-socketio's server on :class:`EngineServer` and :class:`RoomManager`."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        send_buffer_limit: int = EngineServer.send_buffer_limit,
+        connect_timeout: float = EngineServer.connect_timeout,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(client_manager=RoomManager(), **kwargs)
+        self.eio.send_buffer_limit = send_buffer_limit
+        self.eio.connect_timeout = connect_timeout
 
     def _engineio_server_class(self) -> type[EngineServer]:
         return EngineServer
+
+    async def _handle_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> None:
+        # python-socketio keeps the handshake's environ until the session ends, whether or
+        # not it ever connects to a namespace: keep only what a connect handler reads.
+        await super()._handle_eio_connect(eio_sid, kept_environ(environ))
+
+    async def _handle_connect(self, eio_sid: str, namespace: str | None, data: Any) -> None:
+        await super()._handle_connect(eio_sid, namespace, data)
+        if self.manager.sid_from_eio_sid(eio_sid, namespace or NAMESPACE) is not None:
+            self.eio.namespace_connected(eio_sid)
 
     @property
     def rooms(self) -> RoomManager:
@@ -312,6 +364,47 @@ class SocketServer(socketio.AsyncServer):  # type: ignore[misc]
         eio_sid = self.manager.eio_sid_from_sid(sid, NAMESPACE)
         socket = self.eio.sockets.get(eio_sid) if eio_sid is not None else None
         return socket if isinstance(socket, EngineSocket) else None
+
+
+# What a Socket.IO connect handler may read of a session's handshake (see kept_environ).
+KEPT_ENVIRON_KEYS = frozenset(
+    {"REQUEST_METHOD", "PATH_INFO", "REMOTE_ADDR", "wsgi.url_scheme", *ENVIRON_HEADERS.values()}
+)
+
+
+def kept_environ(environ: dict[str, Any]) -> dict[str, Any]:
+    """The part of a handshake's ``environ`` kept for the session: the headers Tocsin reads
+    (``ENVIRON_HEADERS``), with only the session cookies of the ``Cookie`` header, and the
+    query string when it is short.
+
+    A client can send kilobytes of other headers and cookies with each handshake; none of
+    it is kept (the request itself is bounded by ``TOCSIN_MAX_HEADER_BYTES``).
+    """
+    kept = {key: value for key, value in environ.items() if key in KEPT_ENVIRON_KEYS}
+    query = environ.get("QUERY_STRING")
+    if isinstance(query, str) and len(query) <= _KEPT_QUERY_LENGTH:
+        kept["QUERY_STRING"] = query
+    cookie = kept.pop("HTTP_COOKIE", None)
+    if isinstance(cookie, str):
+        sessions = [pair.strip() for pair in cookie.split(";") if _is_session_cookie(pair)]
+        if sessions:
+            kept["HTTP_COOKIE"] = "; ".join(sessions)
+    return kept
+
+
+_SESSION_COOKIE_NAMES = frozenset(SESSION_COOKIES)
+# A handshake's query string is kept for connect handlers that read it (Tocsin's do not)
+# when it is no longer than this.
+_KEPT_QUERY_LENGTH = 2048
+
+
+def _is_session_cookie(pair: str) -> bool:
+    """Whether a ``name=value`` pair is a session cookie or one of its ``.0``, ``.1``… chunks."""
+    name = pair.strip().partition("=")[0]
+    if name in _SESSION_COOKIE_NAMES:
+        return True
+    stem, _, chunk = name.rpartition(".")
+    return chunk.isdigit() and stem in _SESSION_COOKIE_NAMES
 
 
 def event_packet(event: str, payload: Any) -> SharedPacket:
@@ -336,6 +429,50 @@ class SocketIOApp(socketio.ASGIApp):  # type: ignore[misc]
         link = link_of(scope) if scope["type"] == "websocket" else None
         if link is not None:
             link.may_detach = True
+        elif scope["type"] == "http" and scope["path"].startswith(self.engineio_path):
+            refusal = cross_site_refusal(scope)
+            if refusal is not None:
+                metrics.ERRORS.labels("engineio_refused_request").inc()
+                await _send_bad_request(send, refusal)
+                return
         await super().__call__(scope, receive, send)
         if link is not None:
             await link.wait_detached()
+
+
+# Sec-Fetch-Dest of the requests a Socket.IO client makes: fetch/XHR, WebSocket.
+_CLIENT_FETCH_DESTS = frozenset({b"empty", b"websocket"})
+
+
+def cross_site_refusal(scope: dict[str, Any]) -> str | None:
+    """Why an Engine.IO HTTP request is refused before python-engineio sees it, if it is.
+
+    JSONP polling (``j=``) is a ``<script>`` load: the browser sends the session cookie and
+    no Origin, and any page could read the session id and then drive the session with the
+    user's identity. No Socket.IO client of this protocol version needs it. Likewise a
+    request whose ``Sec-Fetch-Dest`` says a page loads it as a script, image, frame or
+    document is not a Socket.IO client's.
+    """
+    query = scope.get("query_string", b"")
+    if query and any(part.partition(b"=")[0] == b"j" for part in query.split(b"&")):
+        return "JSONP polling is not supported"
+    for name, value in scope["headers"]:
+        if name == b"sec-fetch-dest" and value.lower() not in _CLIENT_FETCH_DESTS:
+            return "not a Socket.IO client request (Sec-Fetch-Dest)"
+    return None
+
+
+async def _send_bad_request(send: Any, message: str) -> None:
+    body = message.encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 400,
+            "headers": [
+                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-length", str(len(body)).encode()),
+                (b"x-content-type-options", b"nosniff"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

@@ -35,6 +35,8 @@ def create_socketio_server(service: NotificationService) -> tuple[SocketServer, 
         transports=["websocket"] if settings.websocket_only else ["polling", "websocket"],
         logger=False,
         engineio_logger=False,
+        send_buffer_limit=settings.max_socket_buffer_bytes,
+        connect_timeout=settings.connect_timeout,
     )
     dispatcher = Dispatcher(service, sio)
 

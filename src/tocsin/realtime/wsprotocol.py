@@ -229,19 +229,23 @@ class LinkedWebSocketProtocol(WebSocketsSansIOProtocol):
             and self.conn.state is State.OPEN
         )
 
-    def send_text_now(self, text: str, frame: bytes | None = None) -> bool:
-        """Write a text message without awaiting; False (nothing written) while paused.
+    def send_now(self, message: str | bytes | bytearray, frame: bytes | None = None) -> bool:
+        """Write a message without awaiting, as a text frame (``str``) or a binary one
+        (bytes); False (nothing written) while paused.
 
-        ``frame`` is ``text`` already framed by :func:`text_frame`, shared between the
-        recipients of a broadcast; it is used unless this connection negotiated
+        ``frame`` is a text ``message`` already framed by :func:`text_frame`, shared between
+        the recipients of a broadcast; it is used unless this connection negotiated
         compression. A closed connection swallows the message: its reader sees the close.
         """
         if not self.writable.is_set():
             return False
         if not self.open:
             return True
-        if frame is None or self.conn.extensions:
-            self.conn.send_text(text.encode())
+        if not isinstance(message, str):
+            self.conn.send_binary(message)
+            self.transport.write(b"".join(self.conn.data_to_send()))
+        elif frame is None or self.conn.extensions:
+            self.conn.send_text(message.encode())
             self.transport.write(b"".join(self.conn.data_to_send()))
         else:
             self.transport.write(frame)
