@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -11,6 +12,7 @@ import pytest
 
 from tests.cluster import RedisProcess
 from tests.helpers import ADMIN_KEY, JWT_SECRET, PG_ADMIN_URL, ServerThread, require_service
+from tests.reliability import results as reliability_results
 from tocsin.config import Settings
 
 _OWN_PREFIXES = ("TOCSIN_", "NEXTAUTH_", "AUTH_SECRET", "WEBSOCKET_")
@@ -99,3 +101,26 @@ def redis(tmp_path: Path) -> Iterator[RedisProcess]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, Any, None]:
+    """A test marked ``attack`` leaves its outcome (and the figures it recorded with
+    ``record_property``) for the Security section of RELIABILITY.md."""
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    marker = item.get_closest_marker("attack")
+    if marker is None or report.skipped or (report.when != "call" and report.passed):
+        return
+    name = item.name.replace("[", "-").replace("]", "").replace("/", "-")
+    reliability_results.Result(
+        key=f"security-{name}",
+        title=marker.kwargs.get("title") or (marker.args[0] if marker.args else name),
+        tried=marker.kwargs.get("tried") or (marker.args[1] if len(marker.args) > 1 else ""),
+        times=int(marker.kwargs.get("times", 1)),
+        command=reliability_results.pytest_command(item.nodeid),
+        passed=report.passed,
+        details=dict(item.user_properties),
+    ).write()

@@ -11,6 +11,7 @@ refuses headers over 16 KB (431) and closes a request whose headers took over 60
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -37,11 +38,16 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     must arrive within a time (from the connection, or the end of the previous response).
     """
 
-    max_header_bytes = 32_768
-    header_timeout = 10.0
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        max_header_bytes: int = 32_768,
+        header_timeout: float = 10.0,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
+        self.max_header_bytes = max_header_bytes
+        self.header_timeout = header_timeout
         # Two counts of a request's header bytes: what the parser reported (exact, but a
         # header is reported only once the next begins) and what arrived while the headers
         # were incomplete (the bytes of a header block that never ends).
@@ -156,10 +162,12 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self.transport.close()
 
 
-def guarded_http_protocol(max_header_bytes: int, header_timeout: float) -> type[HttpToolsProtocol]:
-    """:class:`GuardedHttpToolsProtocol` with these bounds, for uvicorn's ``http`` option."""
-    return type(
-        "GuardedHttpToolsProtocol",
-        (GuardedHttpToolsProtocol,),
-        {"max_header_bytes": max_header_bytes, "header_timeout": header_timeout},
+def guarded_http_protocol(max_header_bytes: int, header_timeout: float) -> Any:
+    """:class:`GuardedHttpToolsProtocol` with these bounds, for uvicorn's ``http`` option.
+
+    A partial of the module's class, not a class made here: with ``--workers``, uvicorn
+    pickles its configuration into each worker process.
+    """
+    return functools.partial(
+        GuardedHttpToolsProtocol, max_header_bytes=max_header_bytes, header_timeout=header_timeout
     )

@@ -49,7 +49,9 @@ _TRANSPORT_OPTIONS: dict[str, Any] = {
 
 def socketio_server() -> SocketServer:
     """The Socket.IO test application of ``socket.io-protocol/test-suite``."""
-    sio = SocketServer(logger=False, engineio_logger=False, **_TRANSPORT_OPTIONS)
+    sio = SocketServer(
+        logger=False, engineio_logger=False, connect_timeout=CONNECT_TIMEOUT, **_TRANSPORT_OPTIONS
+    )
     # Tocsin's way of speaking first: after the CONNECT packet has gone (always_connect is
     # off, as in Tocsin), through the manager's hook, not from inside the connect handler.
     greetings: dict[str, tuple[str, Any]] = {}

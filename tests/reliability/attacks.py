@@ -154,6 +154,7 @@ async def endless_headers(url: str, pid: int, duration: float, limit_mib: int = 
     line = b"X-Pad: " + b"a" * 8000 + b"\r\n"
     sent = 0
     answer = b""
+    ended_by_server = False
     began = time.monotonic()
     async with RssWatch(pid) as watch:
         try:
@@ -162,17 +163,23 @@ async def endless_headers(url: str, pid: int, duration: float, limit_mib: int = 
                 await asyncio.wait_for(writer.drain(), 5)
                 sent += len(line) * 16
                 if reader.at_eof():
+                    ended_by_server = True
                     break
-        except (OSError, TimeoutError):
+        except OSError:
+            ended_by_server = True  # reset: the server closed with our bytes unread
+        except TimeoutError:
             pass
+        # The answer, when the reset did not discard it.
         with contextlib.suppress(OSError, TimeoutError):
             answer = await asyncio.wait_for(reader.read(200), 5)
+            ended_by_server = ended_by_server or reader.at_eof()
     writer.close()
     with contextlib.suppress(OSError):
         await writer.wait_closed()
     return {
         **watch.figures(),
         "header_bytes_sent": sent,
+        "ended_by_server": ended_by_server,
         "status_line": answer.split(b"\r\n", 1)[0].decode(errors="replace"),
     }
 
@@ -220,9 +227,7 @@ async def silent_sessions(
     }
 
 
-async def slow_headers(
-    url: str, pid: int, duration: float, connections: int = 1000
-) -> Figures:
+async def slow_headers(url: str, pid: int, duration: float, connections: int = 1000) -> Figures:
     """``connections`` requests that send half their headers and then nothing."""
     host, port = _host_port(url)
     streams: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
@@ -275,9 +280,14 @@ def main() -> None:
     parser.add_argument("--pid", type=int, required=True)
     parser.add_argument("--duration", type=float, default=60)
     parser.add_argument("--only", choices=sorted(ATTACKS), action="append")
+    parser.add_argument("--sessions", type=int, default=2000, help="for silent-sessions")
+    parser.add_argument("--connections", type=int, default=1000, help="for slow-headers")
     args = parser.parse_args()
+    sizes = {"silent-sessions": {"sessions": args.sessions}}
+    sizes["slow-headers"] = {"connections": args.connections}
     for name in args.only or ATTACKS:
-        figures = asyncio.run(ATTACKS[name](args.url, args.pid, args.duration))
+        attack: Any = ATTACKS[name]
+        figures = asyncio.run(attack(args.url, args.pid, args.duration, **sizes.get(name, {})))
         print(json.dumps({"attack": name, **figures}), flush=True)
 
 

@@ -77,6 +77,31 @@ def table(results: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _security(results: list[dict[str, Any]]) -> list[str]:
+    rows = [r for r in results if r["key"].startswith("security-")]
+    if not rows:
+        return []
+    lines = [
+        "",
+        "## Security",
+        "",
+        "Attacks on a node, as an outsider and as a signed-in user would make them (issue 15):"
+        " each is a test marked `attack`, run by `make test`; `make reliability` runs the "
+        "resource attacks for 60 s each. *Outcome* is what the test measured.",
+        "",
+        "| Attack | What was tried | Tries | Outcome | Result | Reproduce |",
+        "|---|---|---:|---|---|---|",
+    ]
+    for r in rows:
+        verdict = "pass" if r["passed"] else "**FAIL**"
+        figures = ", ".join(f"{k} {v}" for k, v in r["details"].items()) or "as asserted"
+        lines.append(
+            f"| {_cell(r['title'])} | {_cell(r['tried'])} | {r['times']:,} | {_cell(figures)} "
+            f"| {verdict} | `{_cell(r['command'])}` |"
+        )
+    return lines
+
+
 def _chaos(results: list[dict[str, Any]]) -> list[str]:
     rows = [r for r in results if r["key"].startswith("chaos-")]
     if not rows:
@@ -222,7 +247,7 @@ def render(results: list[dict[str, Any]]) -> str:
         f"{platform.python_version()}. *Lost*: published for a client and never received; "
         "*duplicated*: received twice; *leaked*: received by someone outside its audience.",
         "",
-        *table(results),
+        *table([r for r in results if not r["key"].startswith("security-")]),
     ]
     if failing:
         lines += [
@@ -232,6 +257,7 @@ def render(results: list[dict[str, Any]]) -> str:
             + ". Each row's command reproduces it.",
         ]
     lines += [
+        *_security(results),
         "",
         "## Figures",
         *_chaos(results),

@@ -10,14 +10,10 @@ from tocsin.api.deps import PublisherDep, ServiceDep
 from tocsin.auth.apikeys import Publisher
 from tocsin.errors import BadRequest, Forbidden, PayloadTooLarge, TocsinError, ValidationFailed
 from tocsin.ingest.config import Route, current_mailboxes
-from tocsin.ingest.parse import (
-    DEFAULT_DOSSIER_PATTERN,
-    MAX_MESSAGE_BYTES,
-    MalformedMessage,
-    parse_message,
-)
+from tocsin.ingest.parse import DEFAULT_DOSSIER_PATTERN, MAX_MESSAGE_BYTES, MalformedMessage
 from tocsin.ingest.publish import Outcome, count, outcome_of, publish_mail
 from tocsin.ingest.routing import InboundRouter
+from tocsin.ingest.worker import parse_off_loop
 from tocsin.service import Published
 
 router = APIRouter(prefix="/api/v1", tags=["ingest"])
@@ -111,7 +107,7 @@ async def inbound_email(
     if not head.strip():
         raise BadRequest("a raw RFC 822 message is required", code="invalid_message", field="body")
     try:
-        mail = parse_message(head, total_size=size)
+        mail = await parse_off_loop(head, total_size=size)
     except MalformedMessage as exc:
         count(SOURCE, Outcome.MALFORMED)
         raise ValidationFailed(
@@ -125,7 +121,7 @@ async def inbound_email(
         )
         routes = _recipient_routes(publisher, found)
         if mailbox is not None and mailbox.dossier_pattern != DEFAULT_DOSSIER_PATTERN:
-            mail = parse_message(head, dossier_pattern=mailbox.pattern, total_size=size)
+            mail = await parse_off_loop(head, dossier_pattern=mailbox.pattern, total_size=size)
     if not routes:
         count(SOURCE, Outcome.UNROUTED)
         raise ValidationFailed(

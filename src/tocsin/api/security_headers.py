@@ -48,15 +48,15 @@ def page_headers(host: str | None) -> dict[str, str]:
 
 
 def _with_security_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-    names = {name.lower() for name, _ in headers}
-    added = [*headers, _NOSNIFF] if b"x-content-type-options" not in names else list(headers)
-    html = any(
-        name.lower() == b"content-type" and value[:9].lower() == b"text/html"
-        for name, value in headers
-    )
-    if html:
-        added.extend(header for header in _FOR_HTML if header[0] not in names)
-    return added
+    # Starlette writes header names in lower case.
+    names = {name for name, _ in headers}
+    if b"x-content-type-options" not in names:
+        headers.append(_NOSNIFF)
+    if b"content-type" in names:
+        media_type = next(value for name, value in headers if name == b"content-type")
+        if media_type[:9].lower() == b"text/html":
+            headers.extend(header for header in _FOR_HTML if header[0] not in names)
+    return headers
 
 
 class SecurityHeaders:

@@ -32,6 +32,7 @@ import httpx
 from tocsin import metrics
 from tocsin.auth.credentials import Credential
 from tocsin.auth.errors import AuthError
+from tocsin.redact import redact
 
 log = logging.getLogger("tocsin.auth")
 
@@ -85,6 +86,7 @@ class DatabaseSessions:
         timeout: float = 5.0,
     ) -> None:
         self.endpoint = app_url.rstrip("/") + "/api/auth/session"
+        self._shown = redact(self.endpoint)  # for logs and diagnoses
         self.cache_seconds = cache_seconds
         self.refusal_cache_seconds = refusal_cache_seconds
         self.max_lookups = max_lookups
@@ -118,7 +120,9 @@ class DatabaseSessions:
         return self._client
 
     async def aclose(self) -> None:
-        """Close the HTTP client (a later lookup opens a new one)."""
+        """Cancel the lookups under way and close the HTTP client (a later lookup opens one)."""
+        for lookup in list(self._lookups.values()):
+            lookup.cancel()
         client, self._client = self._client, None
         if client is not None:
             await client.aclose()
@@ -139,7 +143,7 @@ class DatabaseSessions:
             return dict(claims)
         if self._refused.get(key, now):
             metrics.session_lookup("refusal_cache_hit").inc()
-            raise AuthError("invalid_token", f"{self.endpoint} knows no session for this cookie")
+            raise AuthError("invalid_token", f"{self._shown} knows no session for this cookie")
         lookup = self._lookups.get(key)
         if lookup is not None:
             metrics.session_lookup("joined").inc()
@@ -182,7 +186,7 @@ class DatabaseSessions:
             metrics.session_lookup("app_no_session").inc()
             if self.refusal_cache_seconds > 0:
                 self._refused.put(key, True, now + self.refusal_cache_seconds)
-            raise AuthError("invalid_token", f"{self.endpoint} knows no session for this cookie")
+            raise AuthError("invalid_token", f"{self._shown} knows no session for this cookie")
         metrics.session_lookup("app_session").inc()
         claims = dict(user)
         expires = body.get("expires") if isinstance(body, dict) else None
@@ -211,5 +215,5 @@ class DatabaseSessions:
             return response.json()
         except (httpx.HTTPError, ValueError) as exc:
             metrics.session_lookup("app_error").inc()
-            log.warning("session lookup at %s failed: %s", self.endpoint, exc)
-            raise AuthError("invalid_token", f"could not ask {self.endpoint}: {exc}") from None
+            log.warning("session lookup at %s failed: %s", self._shown, redact(str(exc)))
+            raise AuthError("invalid_token", f"could not ask {self._shown}") from None

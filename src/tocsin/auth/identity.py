@@ -16,6 +16,7 @@ from tocsin.auth.jwt import verify_signed_jwt
 from tocsin.auth.nextauth import decrypt_session_token
 from tocsin.config import Settings
 from tocsin.models import Identity
+from tocsin.redact import redact
 
 log = logging.getLogger("tocsin.auth")
 
@@ -117,7 +118,7 @@ class Authenticator:
             raise AuthError("invalid_token", f"malformed token ({type(exc).__name__})") from None
         if credential.source == "cookie" and self.database_sessions is not None:
             claims = await self.database_sessions.resolve(credential)
-            return claims, f"database session from {self.database_sessions.endpoint}"
+            return claims, f"database session from {redact(self.database_sessions.endpoint)}"
         hint = (
             " (a database-strategy session cookie? set NEXTAUTH_URL to resolve it)"
             if credential.source == "cookie"

@@ -3,7 +3,8 @@
 One task per watched mailbox: connect, log in, SELECT the folder, publish what arrived after
 the stored position (UIDVALIDITY + last UID), then wait — IDLE when the server offers it, a
 poll otherwise — and start over. A lost connection is retried with exponential backoff. A
-message that cannot be made into a notification is logged, counted and skipped; one that
+message that cannot be made into a notification is logged, counted and skipped, whatever
+went wrong with it (:class:`~tocsin.jobs.BatchJob`): the messages after it go on; one that
 cannot even be fetched is skipped after a few sessions died on it.
 """
 
@@ -25,9 +26,11 @@ from tocsin import metrics
 from tocsin.auth.apikeys import Publisher
 from tocsin.errors import TocsinError
 from tocsin.ingest.config import MailboxConfig, load_mailboxes
-from tocsin.ingest.parse import MalformedMessage, parse_message
+from tocsin.ingest.parse import MalformedMessage
 from tocsin.ingest.publish import Outcome, count, outcome_of, publish_mail
 from tocsin.ingest.routing import mailbox_routes
+from tocsin.ingest.worker import parse_off_loop
+from tocsin.jobs import BatchJob, ItemFailed
 from tocsin.service import NotificationService
 from tocsin.store.base import MailboxPosition
 
@@ -108,6 +111,7 @@ class MailboxWatcher:
         self._fetching: int | None = None
         self._attempts: dict[int, int] = {}
         self._selected = False
+        self._job = BatchJob("imap", log)
 
     async def run(self) -> None:
         """Connect, watch, and reconnect with backoff for as long as the task lives."""
@@ -284,8 +288,18 @@ class MailboxWatcher:
         if fetched is None:
             return  # expunged since the search
         raw, size = fetched
+        # What follows the fetch is the message's own business: whatever goes wrong with
+        # it (short of the store being down) must not stop the messages after it.
+        outcome = await self._job.attempt(
+            f"{self.name}:UID {uid}", lambda: self._ingest(uid, raw, size)
+        )
+        if isinstance(outcome, ItemFailed):
+            count(self.name, Outcome.FAILED)
+
+    async def _ingest(self, uid: int, raw: bytes, size: int) -> None:
+        """Parse, route and publish one fetched message, counting what became of it."""
         try:
-            mail = parse_message(
+            mail = await parse_off_loop(
                 raw,
                 dossier_pattern=self.mailbox.pattern,
                 max_bytes=self.mailbox.max_message_bytes,

@@ -34,7 +34,8 @@ class Outcome(StrEnum):
     MALFORMED = "malformed"
     UNROUTED = "unrouted"
     REJECTED = "rejected"
-    # Reading it failed again and again (the watcher moved past it).
+    # Reading it failed again and again, or making it a notification raised (the watcher
+    # moved past it; see tocsin_job_item_failures_total{job="imap"}).
     FAILED = "failed"
 
 

@@ -15,6 +15,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import parse_qs
 
 import engineio
 import socketio
@@ -27,6 +28,7 @@ from socketio import packet as sio_packet
 from tocsin import metrics
 from tocsin.auth.nextauth import SESSION_COOKIES
 from tocsin.realtime.eiosocket import EngineSocket, SharedPacket, received_message
+from tocsin.realtime.sioguard import PacketGuard
 from tocsin.realtime.timers import CoarseTimers
 from tocsin.realtime.wsprotocol import link_of
 
@@ -238,11 +240,51 @@ class EngineServer(engineio.AsyncServer):  # type: ignore[misc]
             {
                 "sid": sid,
                 "upgrades": self._upgrades(sid, transport),
-                "pingTimeout": int(self.ping_timeout * 1000),
-                "pingInterval": int(self.ping_interval + self.ping_interval_grace_period) * 1000,
+                # In milliseconds: python-engineio truncates the seconds first (0.3 s → 0).
+                "pingTimeout": round(self.ping_timeout * 1000),
+                "pingInterval": round(
+                    (self.ping_interval + self.ping_interval_grace_period) * 1000
+                ),
                 "maxPayload": self.max_http_buffer_size,
             },
         )
+
+    async def handle_request(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        """Serve an Engine.IO request (as python-engineio), first refusing what the protocol
+        refuses and python-engineio lets through: a request without ``transport`` (400;
+        python-engineio takes it for polling), and a second WebSocket for a session that
+        is upgrading or upgraded (accepted, then closed, as Node does; python-engineio
+        refuses it after an upgrade and runs a second upgrade during one)."""
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        if scope["type"] == "http" and "transport" not in query:
+            environ = await translate_request(scope, receive, send)
+            return await self._make_response(self._bad_request("Transport unknown"), environ)
+        if scope["type"] == "websocket" and "sid" in query:
+            socket = self.sockets.get(query["sid"][0])
+            if socket is not None and (socket.upgrading or socket.upgraded):
+                await receive()  # websocket.connect
+                await send({"type": "websocket.accept"})
+                await send({"type": "websocket.close", "code": 1000})
+                return None
+        return await super().handle_request(scope, receive, send)
+
+    def _ok(
+        self,
+        packets: list[eio_packet.Packet] | None = None,
+        headers: list[tuple[str, str]] | None = None,
+        jsonp_index: int | None = None,
+    ) -> dict[str, Any]:
+        # Engine.IO answers a POST with "ok" (python-engineio: "OK").
+        response: dict[str, Any] = super()._ok(packets, headers=headers, jsonp_index=jsonp_index)
+        if packets is None:
+            response["response"] = b"ok"
+        return response
+
+    def _method_not_found(self) -> dict[str, Any]:
+        # Engine.IO answers a method other than GET, POST (and OPTIONS) with 400 (as any
+        # other bad request); python-engineio with 405.
+        response: dict[str, Any] = self._bad_request("Method not allowed")
+        return response
 
     def _start_service(self) -> None:
         if self.start_service_task:
@@ -326,8 +368,9 @@ class RoomManager(socketio.AsyncManager):  # type: ignore[misc]
         return result
 
 
-class SocketServer(socketio.AsyncServer):  # type: ignore[misc]
-    """python-socketio's server on :class:`EngineServer` and :class:`RoomManager`."""
+class SocketServer(PacketGuard, socketio.AsyncServer):  # type: ignore[misc]
+    """python-socketio's server on :class:`EngineServer` and :class:`RoomManager`, taking
+    only valid Socket.IO packets from clients (:class:`~tocsin.realtime.sioguard.PacketGuard`)."""
 
     def __init__(
         self,
@@ -435,6 +478,7 @@ class SocketIOApp(socketio.ASGIApp):  # type: ignore[misc]
                 metrics.ERRORS.labels("engineio_refused_request").inc()
                 await _send_bad_request(send, refusal)
                 return
+            send = _nosniff(send)
         await super().__call__(scope, receive, send)
         if link is not None:
             await link.wait_detached()
@@ -460,6 +504,20 @@ def cross_site_refusal(scope: dict[str, Any]) -> str | None:
         if name == b"sec-fetch-dest" and value.lower() not in _CLIENT_FETCH_DESTS:
             return "not a Socket.IO client request (Sec-Fetch-Dest)"
     return None
+
+
+def _nosniff(send: Any) -> Any:
+    """``send`` adding ``X-Content-Type-Options: nosniff`` to the response: a polling answer
+    is never to be taken for a script or a page."""
+
+    async def send_nosniff(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers", ()))
+            headers.append((b"x-content-type-options", b"nosniff"))
+            message = {**message, "headers": headers}
+        await send(message)
+
+    return send_nosniff
 
 
 async def _send_bad_request(send: Any, message: str) -> None:

@@ -54,7 +54,7 @@ def create_socketio_server(service: NotificationService) -> tuple[SocketServer, 
         try:
             session = await service.authenticate_user(credential)
         except AuthError as exc:
-            log.info("refused socket: %s (%s)", exc.reason, exc.detail)
+            log.debug("refused socket %s: %s", sid, exc.reason)  # tocsin.auth logged why
             raise socketio.exceptions.ConnectionRefusedError(
                 "Unauthorized", {"reason": exc.reason}
             ) from None

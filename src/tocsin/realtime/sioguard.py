@@ -1,18 +1,25 @@
-"""Which Socket.IO packets a server takes from a client, as Node's socket.io-parser decides.
+"""Which Socket.IO packets a server takes from a client, as Node's socket.io decides, and
+binary attachments kept within a bound.
 
 python-socketio decodes what it can and logs the rest: an event whose payload is not a list
-raises inside its handler lookup, a binary packet waits for attachments without limit, a
-placeholder may point anywhere (a negative ``num`` picks an attachment from the end), and
-the connection stays open. Node's socket.io closes it; :class:`engine.SocketServer` does
-the same with the reasons given here. Pure functions on decoded packets, no I/O.
+fails inside its handler lookup, a client may emit ``connect`` and run the server's own
+connect handler, a binary packet waits for attachments without limit, a placeholder may
+point anywhere (a negative ``num`` picks an attachment from the end), and the connection
+stays open. Node's socket.io closes it. :class:`PacketGuard`, mixed into
+``engine.SocketServer``, does the same; the rules themselves are pure functions.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
 from socketio import packet as sio_packet
+
+from tocsin import metrics
+
+log = logging.getLogger("tocsin.realtime")
 
 # socket.io-parser's default ``maxAttachments``: binary parts of one packet.
 MAX_ATTACHMENTS = 10
@@ -89,3 +96,100 @@ def placeholders_valid(data: Any, attachments: int) -> bool:
             else:
                 stack.extend(item.values())
     return True
+
+
+class PacketGuard:
+    """python-socketio's dispatch of the messages of an Engine.IO session, with Node's
+    checks: a packet that is not Socket.IO, or not valid where it comes (an event for a
+    namespace not joined, a second CONNECT), closes the session; a CONNECT to a namespace
+    the server does not serve is answered ``{"message": "Invalid namespace"}``.
+
+    A binary packet's attachments (at most ``MAX_ATTACHMENTS``) are kept until the last
+    one arrives, and they, with the packet, may not exceed the Engine.IO server's
+    ``max_http_buffer_size`` (``maxPayload``); one such packet at a time per session.
+
+    Mixed into a ``socketio.AsyncServer`` (before it) with the default serializer.
+    """
+
+    async def _handle_eio_message(self, eio_sid: str, data: str | bytes) -> None:
+        server: Any = self  # a socketio.AsyncServer, untyped
+        pending = server._binary_packet.get(eio_sid)
+        if pending is not None:
+            await self._take_attachment(eio_sid, pending, data)
+            return
+        if not isinstance(data, str):
+            await self._refuse(eio_sid, "unexpected_attachment")
+            return
+        try:
+            pkt = server.packet_class(encoded_packet=data)
+        except (ValueError, TypeError, RecursionError):
+            await self._refuse(eio_sid, "undecodable_packet")
+            return
+        reason = packet_refusal(data, pkt) or self._state_refusal(eio_sid, pkt)
+        if reason is not None:
+            await self._refuse(eio_sid, reason)
+            return
+        if is_binary(pkt) and pkt.attachment_count > 0:
+            pkt.held_bytes = len(data)
+            server._binary_packet[eio_sid] = pkt
+            return
+        await self._dispatch(eio_sid, pkt)
+
+    def _state_refusal(self, eio_sid: str, pkt: Any) -> str | None:
+        server: Any = self
+        joined = server.manager.sid_from_eio_sid(eio_sid, pkt.namespace or "/") is not None
+        if pkt.packet_type == sio_packet.CONNECT:
+            return "already_connected" if joined else None
+        return None if joined else "namespace_not_connected"
+
+    async def _take_attachment(self, eio_sid: str, pending: Any, data: str | bytes) -> None:
+        server: Any = self
+        if isinstance(data, str):
+            await self._refuse(eio_sid, "attachment_missing")
+            return
+        pending.held_bytes += len(data)
+        if pending.held_bytes > server.eio.max_http_buffer_size:
+            await self._refuse(eio_sid, "attachments_too_large")
+            return
+        if pending.add_attachment(data):  # the last one: placeholders are replaced
+            del server._binary_packet[eio_sid]
+            await self._dispatch(eio_sid, pending)
+
+    async def _dispatch(self, eio_sid: str, pkt: Any) -> None:
+        server: Any = self
+        kind, namespace = pkt.packet_type, pkt.namespace
+        if kind == sio_packet.CONNECT:
+            if self._serves(namespace or "/"):
+                await server._handle_connect(eio_sid, namespace, pkt.data)
+            else:
+                refusal = {"message": "Invalid namespace"}
+                await server._send_packet(
+                    eio_sid,
+                    server.packet_class(sio_packet.CONNECT_ERROR, refusal, namespace=namespace),
+                )
+        elif kind == sio_packet.DISCONNECT:
+            await server._handle_disconnect(eio_sid, namespace, server.reason.CLIENT_DISCONNECT)
+        elif kind in (sio_packet.EVENT, sio_packet.BINARY_EVENT):
+            await server._handle_event(eio_sid, namespace, pkt.id, pkt.data)
+        else:
+            await server._handle_ack(eio_sid, namespace, pkt.id, pkt.data)
+
+    def _serves(self, namespace: str) -> bool:
+        # python-socketio's own test, in its _handle_connect.
+        server: Any = self
+        return bool(
+            namespace in server.handlers
+            or namespace in server.namespace_handlers
+            or server.namespaces == "*"
+            or namespace in server.namespaces
+        )
+
+    async def _refuse(self, eio_sid: str, reason: str) -> None:
+        server: Any = self
+        server._binary_packet.pop(eio_sid, None)
+        socket = server.eio.sockets.get(eio_sid)
+        if socket is None or socket.closed or socket.closing:
+            return
+        metrics.ERRORS.labels(f"packet_{reason}").inc()
+        log.info("closing a session that sent a refused Socket.IO packet (%s)", reason)
+        await socket.close(wait=False, reason=server.eio.reason.TRANSPORT_ERROR)
