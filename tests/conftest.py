@@ -103,6 +103,11 @@ def redis(tmp_path: Path) -> Iterator[RedisProcess]:
         server.stop()
 
 
+# Outcomes of the tests marked ``attack`` in this session, by test function: a
+# parametrised attack is one row of the Security section, its tries added up.
+_ATTACKS: dict[str, tuple[int, bool]] = {}
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
@@ -114,13 +119,18 @@ def pytest_runtest_makereport(
     marker = item.get_closest_marker("attack")
     if marker is None or report.skipped or (report.when != "call" and report.passed):
         return
-    name = item.name.replace("[", "-").replace("]", "").replace("/", "-")
+    function = getattr(item, "originalname", item.name)
+    tries, passed = _ATTACKS.get(function, (0, True))
+    tries += int(marker.kwargs.get("times", 1))
+    passed = passed and report.passed
+    _ATTACKS[function] = (tries, passed)
+    node_id = item.nodeid.split("[", 1)[0]
     reliability_results.Result(
-        key=f"security-{name}",
-        title=marker.kwargs.get("title") or (marker.args[0] if marker.args else name),
+        key=f"security-{function}",
+        title=marker.kwargs.get("title") or (marker.args[0] if marker.args else function),
         tried=marker.kwargs.get("tried") or (marker.args[1] if len(marker.args) > 1 else ""),
-        times=int(marker.kwargs.get("times", 1)),
-        command=reliability_results.pytest_command(item.nodeid),
-        passed=report.passed,
+        times=tries,
+        command=reliability_results.pytest_command(node_id),
+        passed=passed,
         details=dict(item.user_properties),
     ).write()

@@ -54,6 +54,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._header_bytes = 0
         self._pending_bytes = 0
         self._in_headers = True
+        self._reading_body = False
+        self._upgraded = False
         self._header_timer: asyncio.TimerHandle | None = None
         self._refused = False
 
@@ -71,10 +73,23 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         sooner, but any byte received cancels it: this one runs until the headers end.
         """
         super().on_response_complete()
-        if not self.transport.is_closing():
-            self._in_headers = True
-            self._pending_bytes = 0
+        if not self.transport.is_closing() and not self._reading_body:
             self._await_headers()
+
+    def on_message_complete(self) -> None:
+        """As uvicorn; if the response went before the body had all arrived (a refusal),
+        the next request's headers are due from now."""
+        self._reading_body = False
+        super().on_message_complete()
+        upgrading = self._upgraded or self.parser.should_upgrade()  # before the upgrade
+        if self._between() and not upgrading and not self.transport.is_closing():
+            self._await_headers()
+
+    def handle_websocket_upgrade(self) -> None:
+        """As uvicorn: the connection is the WebSocket protocol's from now on."""
+        self._upgraded = True
+        self._stop_header_timer()
+        super().handle_websocket_upgrade()
 
     def connection_lost(self, exc: Exception | None) -> None:
         """As uvicorn, and stop the header timer."""
@@ -93,7 +108,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def _headers_late(self) -> None:
         self._header_timer = None
-        if self.transport.is_closing() or (self.cycle is not None and not self._between()):
+        if self._upgraded or self.transport.is_closing() or not self._between():
             return
         metrics.ERRORS.labels("http_header_timeout").inc()
         self._refuse(408, "Request Timeout", "request headers took too long")
@@ -123,6 +138,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         """As uvicorn; the headers arrived in time."""
         self._in_headers = False
+        self._reading_body = True
         self._stop_header_timer()
         super().on_headers_complete()
 

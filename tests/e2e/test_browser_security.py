@@ -85,6 +85,14 @@ def seed(publisher: httpx.Client) -> list[str]:
     return ids
 
 
+@pytest.mark.attack(
+    title="CSRF from a same-site page in Chromium (finding 4)",
+    tried=(
+        "a page on another port runs `fetch(url, {mode: 'no-cors', "
+        "credentials: 'include'})` on the three inbox writes"
+    ),
+    times=3,
+)
 def test_a_same_site_page_cannot_write_to_the_inbox_with_the_cookie(
     context: Any, web_server: ServerThread, publisher: httpx.Client, other_origin: str
 ) -> None:

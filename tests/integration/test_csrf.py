@@ -67,6 +67,14 @@ def own(server: ServerThread) -> str:
     return server.url
 
 
+@pytest.mark.attack(
+    title="CSRF on cookie-authenticated inbox writes (finding 4)",
+    tried=(
+        "`text/plain` POST with the session cookie and no, `null`, foreign, "
+        "other-port or sibling Origin to /inbox/clear, /read, /read-all"
+    ),
+    times=1,
+)
 @pytest.mark.parametrize("path", list(WRITES))
 @pytest.mark.parametrize(
     "origin",
@@ -86,6 +94,11 @@ async def test_the_no_cors_text_plain_attack_is_refused_and_changes_nothing(
     assert await state(http) == (inbox, 3)
 
 
+@pytest.mark.attack(
+    title="CSRF with JSON from a foreign Origin (finding 4)",
+    tried="`application/json` POST with the session cookie and a foreign Origin",
+    times=1,
+)
 @pytest.mark.parametrize("path", list(WRITES))
 async def test_json_from_a_foreign_origin_is_refused(
     server: ServerThread, http: httpx.AsyncClient, inbox: list[str], path: str

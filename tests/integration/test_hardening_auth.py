@@ -193,6 +193,11 @@ async def refused_socket(url: str, **connect: Any) -> list[Any]:
     return errors
 
 
+@pytest.mark.attack(
+    title="Unknown database-session cookies (finding 7)",
+    tried="sequential, concurrent and socket requests with unknown cookies, `NEXTAUTH_URL` set",
+    times=26,
+)
 async def test_one_unknown_cookie_asks_the_app_once(
     sqlite_url: str, fake_app: tuple[FakeNextAuth, ServerThread]
 ) -> None:
@@ -239,6 +244,11 @@ async def test_lookups_share_one_http_client_closed_at_shutdown(
         assert sessions.client is None
 
 
+@pytest.mark.attack(
+    title="Session lookups in flight (finding 7)",
+    tried="9 held lookups against a cap of 3",
+    times=9,
+)
 async def test_lookups_in_flight_are_capped(
     sqlite_url: str, fake_app: tuple[FakeNextAuth, ServerThread]
 ) -> None:
@@ -395,6 +405,14 @@ def assert_invalid_token(response: httpx.Response) -> None:
     assert response.json()["reason"] == "invalid_token"
 
 
+@pytest.mark.attack(
+    title="Malformed tokens (finding 8)",
+    tried=(
+        "a malformed JWE/JWT shape as bearer, two cookie names on "
+        "/api/v1/inbox and /web/session, and as `auth.token`"
+    ),
+    times=6,
+)
 @pytest.mark.parametrize("malformed", list(MALFORMED.values()), ids=list(MALFORMED))
 async def test_a_malformed_token_is_refused_everywhere(node: ServerThread, malformed: str) -> None:
     async with httpx.AsyncClient(base_url=node.url, timeout=30) as http:
@@ -481,6 +499,11 @@ def test_any_token_shape_is_an_auth_error_or_a_session(value: str, cookie_name: 
 SECRET_NAMES = re.compile(r"AUTH_SECRET|NEXTAUTH|JWT_SECRET|JWT_PUBLIC_KEY|TOCSIN_")
 
 
+@pytest.mark.attack(
+    title="401 bodies naming the secret variables (finding 10)",
+    tried="refused tokens on HTTP routes; bodies searched for secret variable names",
+    times=1,
+)
 async def test_refusals_name_no_secret_variable(
     sqlite_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -536,6 +559,11 @@ def checkconfig(**env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.attack(
+    title="`tocsin checkconfig` printing passwords (finding 10)",
+    tried="Redis and PostgreSQL URLs with passwords, reachable or not, and an invalid URL",
+    times=3,
+)
 def test_checkconfig_prints_no_password() -> None:
     port = free_port()  # nothing listens there: both are unreachable, and say where
     result = checkconfig(

@@ -79,6 +79,11 @@ async def store_directly(database_url: str, *records: DeadlineRecord) -> None:
 # -- 5. deadlines --------------------------------------------------------------------------
 
 
+@pytest.mark.attack(
+    title="A deadline answered 422 but stored (finding 5)",
+    tried="`PUT /api/v1/deadlines/<200 chars>` due 1900-01-02, and 4 other invalid deadlines",
+    times=5,
+)
 async def test_the_reported_deadline_is_refused_and_not_stored(
     server: ServerThread, http: httpx.AsyncClient, settings: Settings
 ) -> None:
@@ -108,16 +113,21 @@ async def test_the_reported_deadline_is_refused_and_not_stored(
 async def test_the_longest_accepted_id_gives_a_publishable_alert(
     server: ServerThread, http: httpx.AsyncClient
 ) -> None:
-    # The id limit and the longest dueAt leave room for the alert id (200 characters).
+    # The id limit and the longest dueAt leave room for the longest alert id (a day's, not
+    # "expired"), which must fit a notification id's 200 characters.
     longest_id = "z" * 128
-    due = "1900-01-02T00:00:00.123456+05:30"
+    tomorrow = (datetime.now(ZoneInfo("Europe/Paris")) + timedelta(days=1)).date()
+    due = f"{tomorrow.isoformat()}T12:00:00.123456+05:30"
     created = await http.put(f"/api/v1/deadlines/{longest_id}", json=deadline(due), headers=ADMIN)
     assert created.status_code == 201, created.text
     [alert_id] = created.json()["alerted"]
-    assert alert_id.startswith(f"deadline:{longest_id}:") and len(alert_id) <= 200
+    assert alert_id.startswith(f"deadline:{longest_id}:{due}:") and len(alert_id) <= 200
     headers = {"Authorization": f"Bearer {token('alice', 'firm-a')}"}
     inbox = (await http.get("/api/v1/inbox?event=deadline-alert", headers=headers)).json()
     assert [item["id"] for item in inbox["items"]] == [alert_id]
+    # Its alert will count a few days, not the thousands of years from now: accepted.
+    far = await http.put("/api/v1/deadlines/far", json=deadline("8999-12-31"), headers=ADMIN)
+    assert far.status_code == 201 and far.json()["alerted"] == [], far.text
 
 
 class CheckReports(logging.Handler):
@@ -149,6 +159,14 @@ def check_reports() -> Iterator[CheckReports]:
         logger.removeHandler(handler)
 
 
+@pytest.mark.attack(
+    title="One tenant stopping deadline alerts for all (finding 5)",
+    tried=(
+        "a stored deadline whose alert cannot be published, earliest of "
+        "all, next to another tenant's deadline due tomorrow"
+    ),
+    times=1,
+)
 async def test_an_unpublishable_deadline_does_not_stop_other_tenants_alerts(
     sqlite_url: str, caplog: pytest.LogCaptureFixture, check_reports: CheckReports
 ) -> None:
@@ -331,6 +349,14 @@ async def test_healthz_answers_while_an_html_mail_is_parsed(
     assert response.status_code == 202, response.text
 
 
+@pytest.mark.attack(
+    title="HTML e-mail freezing the node (finding 6)",
+    tried=(
+        "7 pathological HTML bodies (`<a ` x 20,000 …) to "
+        "/api/v1/inbound/email while /healthz is polled"
+    ),
+    times=7,
+)
 async def test_pathological_html_neither_stalls_the_node_nor_loses_the_mail(
     server: ServerThread, http: httpx.AsyncClient
 ) -> None:

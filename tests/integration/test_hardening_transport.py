@@ -89,13 +89,16 @@ async def test_a_signed_in_socket_that_never_reads_its_inbox_answers_is_closed(
     client = RawClient(ws_url(guarded.url), max_queue=1, rcvbuf=4096)
     await client.open()
     await client.handshake({"token": token("mallory", "firm-m")})
-    for _ in range(300):  # ~40 KB per answer; never read
-        try:
-            await asyncio.wait_for(client.emit("inbox", {"limit": 200}), 5)
-        except (ConnectionClosed, OSError, TimeoutError):
-            break
-        if await _errors(guarded.url, "send_buffer_full") > closed_before:
-            break
+    # ~45 KB per answer, never read. The server stops reading a client whose packets wait
+    # (an emit may then block): keep asking until it gives up on this one.
+    async with asyncio.timeout(60):
+        while await _errors(guarded.url, "send_buffer_full") == closed_before:
+            try:
+                await asyncio.wait_for(client.emit("inbox", {"limit": 200}), 1)
+            except TimeoutError:
+                continue
+            except (ConnectionClosed, OSError):
+                break
 
     async def closed() -> bool:
         sockets = _engine_sockets(guarded).values()
@@ -187,6 +190,43 @@ async def test_a_keep_alive_connection_is_served_again_after_the_header_timeout(
     tried="an open session answering pings, never sending `40`",
     times=1,
 )
+async def test_bodies_are_not_counted_as_headers_even_after_an_early_answer(
+    sqlite_url: str,
+) -> None:
+    """A body larger than the header bound, refused (413) before it all arrived, then the
+    next request on the same connection: both answered as such, no 431."""
+    node = ServerThread(make_settings(sqlite_url, max_header_bytes=8192, max_body_bytes=4096))
+    node.start()
+    try:
+        async with httpx.AsyncClient(base_url=node.url, timeout=30) as http:
+            big = {"notifications": [email("u", "t", subject="s" * 900)] * 60}
+            for _ in range(3):
+                refused = await http.post(
+                    "/api/v1/notifications/batch",
+                    json=big,
+                    headers={"Authorization": "Bearer nope"},
+                )
+                assert refused.status_code in (401, 413), refused.text
+                assert (await http.get("/healthz")).status_code == 200
+    finally:
+        node.close()
+
+
+async def test_an_open_websocket_outlives_the_header_timeout(sqlite_url: str) -> None:
+    """The header clock belongs to HTTP: it stops at the upgrade."""
+    node = ServerThread(make_settings(sqlite_url, header_timeout=0.3))
+    node.start()
+    try:
+        client = RawClient(ws_url(node.url))
+        await client.connect({"token": token("dan", "firm-d")})
+        await asyncio.sleep(1.0)  # time passing is what is tested: three header timeouts
+        answer = await client.call("inbox", {"limit": 1})
+        assert answer["ok"] is True and not client.disconnected
+        await client.close()
+    finally:
+        node.close()
+
+
 async def test_a_websocket_session_that_never_connects_is_closed(guarded: ServerThread) -> None:
     timeouts_before = await _errors(guarded.url, "connect_timeout")
     async with connect(ws_url(guarded.url), ping_interval=None) as ws:

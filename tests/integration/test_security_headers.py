@@ -24,6 +24,11 @@ def directives(policy: str) -> dict[str, str]:
     return {name: value for name, _, value in pairs}
 
 
+@pytest.mark.attack(
+    title="Page without CSP, nosniff, frame-ancestors (finding 10)",
+    tried="GET / and its headers",
+    times=1,
+)
 async def test_the_page_sends_its_policy_and_may_not_be_framed(
     server: ServerThread, http: httpx.AsyncClient
 ) -> None:
@@ -122,6 +127,11 @@ def access_lines() -> Iterator[_Lines]:
         logger.setLevel(level)
 
 
+@pytest.mark.attack(
+    title="Engine.IO sids in the access log (finding 10)",
+    tried="a polling request with `sid=`; the access log line read",
+    times=1,
+)
 async def test_a_served_polling_request_logs_no_sid(
     server: ServerThread, http: httpx.AsyncClient, access_lines: _Lines
 ) -> None:

@@ -282,8 +282,9 @@ def main() -> None:
     parser.add_argument("--only", choices=sorted(ATTACKS), action="append")
     parser.add_argument("--sessions", type=int, default=2000, help="for silent-sessions")
     parser.add_argument("--connections", type=int, default=1000, help="for slow-headers")
+    parser.add_argument("--header-kib", type=int, default=8, help="for silent-sessions")
     args = parser.parse_args()
-    sizes = {"silent-sessions": {"sessions": args.sessions}}
+    sizes = {"silent-sessions": {"sessions": args.sessions, "header_kib": args.header_kib}}
     sizes["slow-headers"] = {"connections": args.connections}
     for name in args.only or ATTACKS:
         attack: Any = ATTACKS[name]

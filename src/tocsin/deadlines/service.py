@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -12,7 +12,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError, field_validator
 
 from tocsin.auth.apikeys import Publisher
-from tocsin.deadlines.rules import Alert, Tiers, alert_on, due_date_of, evaluate, local_date
+from tocsin.deadlines.rules import (
+    Alert,
+    Tiers,
+    alert_key,
+    alert_on,
+    due_date_of,
+    evaluate,
+    local_date,
+)
 from tocsin.errors import Forbidden, NotFound, ValidationFailed, from_pydantic
 from tocsin.jobs import BatchJob, ItemFailed
 from tocsin.models import (
@@ -177,12 +185,16 @@ class DeadlineService:
     def _refuse_unpublishable(self, record: DeadlineRecord, now: datetime) -> None:
         """Raise the 422 the check would meet when publishing this deadline's alert.
 
-        Its longest id (a day's, not "expired") and today's count of days are tried, so
-        the limits of a notification are enforced here, before storing, rather than at
-        every check.
+        The alert is built as the check would build it: on the first day it is due (within
+        the window, or today if already past), with the longer form of its id (a day's, not
+        "expired"). So a notification's limits are enforced here, before storing, rather
+        than failing at every check.
         """
         today = local_date(now, record.timezone or self.zone)
-        probe = alert_on(record, today, self.tiers, self.locale)
+        remaining = min((record.due_date - today).days, self.tiers.window)
+        first_day = record.due_date - timedelta(days=remaining)
+        alert = alert_on(record, first_day, self.tiers, self.locale)
+        probe = replace(alert, key=alert_key(record, first_day))
         try:
             notification_adapter.validate_python(self._notification(record, probe))
         except ValidationError as exc:

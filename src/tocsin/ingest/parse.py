@@ -280,9 +280,10 @@ def html_to_text(markup: str) -> str:
     standard library's ``HTMLParser`` rescans unclosed tags and took 28 s (``"<a " * 20000``)
     to minutes (``"<a b=" * 40000``) for 200 K characters. Never raises.
     """
-    parser = etree.HTMLParser(target=_VisibleText(), no_network=True)
+    parser = etree.HTMLParser(target=_VisibleText(), no_network=True, encoding="utf-8")
     try:
-        parser.feed(markup[:MAX_BODY_CHARS])
+        # As bytes: a lone surrogate (from a lying charset) becomes "?" instead of an error.
+        parser.feed(markup[:MAX_BODY_CHARS].encode("utf-8", "replace"))
         text: str = parser.close()
     except (etree.LxmlError, ValueError):
         return ""  # the headers still make a notification

@@ -148,6 +148,9 @@ class LinkedWebSocketProtocol(WebSocketsSansIOProtocol):
             raise RuntimeError("detach() needs an app that waits for detached connections")
         self._detached = asyncio.get_running_loop().create_future()
         self._listener = listener
+        # The handshake's headers were read when the session opened (and what a connect
+        # handler needs was kept, ``engine.kept_environ``); a client may have sent 30 KB.
+        self.scope["headers"] = []
         self.queue.listen(self._deliver)  # type: ignore[attr-defined]
         self.resume_reading()
 
