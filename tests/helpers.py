@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -214,3 +215,12 @@ def tocsin_cli(settings: Settings, *args: str) -> str:
 async def create_api_key(settings: Settings, tenant: str) -> str:
     """A new tenant API key, made the way an operator makes one (`tocsin keys create`)."""
     return await asyncio.to_thread(tocsin_cli, settings, "keys", "create", "--tenant", tenant)
+
+
+async def metric_sample(url: str, sample: str) -> float:
+    """The value of one sample of a node's /metrics, e.g.
+    ``tocsin_errors_total{where="send_buffer_full"}`` (0 when absent)."""
+    async with httpx.AsyncClient(base_url=url) as http:
+        text = (await http.get("/metrics")).text
+    match = re.search(rf"^{re.escape(sample)} (\S+)$", text, re.MULTILINE)
+    return float(match.group(1)) if match else 0.0

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import queue
-import re
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -26,7 +25,7 @@ import pytest
 
 from tests.conftest import make_settings
 from tests.dovecot import Dovecot
-from tests.helpers import ADMIN_KEY, Client, ServerThread, token
+from tests.helpers import ADMIN_KEY, Client, ServerThread, metric_sample, token
 from tests.integration.test_imap import connect, delivered, ingest_count, mail, write_mailboxes
 from tocsin.config import Settings
 from tocsin.ingest import imap, parse
@@ -47,13 +46,6 @@ def deadline(due: str, **extra: object) -> dict[str, object]:
         "tenantId": "firm-a",
         **extra,
     }
-
-
-async def metric(http: httpx.AsyncClient, sample: str) -> float:
-    """A sample's value in the node's /metrics (0 when absent)."""
-    text = (await http.get("/metrics")).text
-    match = re.search(rf"^{re.escape(sample)} (\S+)$", text, re.MULTILINE)
-    return float(match.group(1)) if match else 0.0
 
 
 async def stored_deadlines(database_url: str) -> list[DeadlineRecord]:
@@ -176,7 +168,7 @@ async def test_an_unpublishable_deadline_does_not_stop_other_tenants_alerts(
     carol = Client(node.url, "carol", "firm-b")
     try:
         async with httpx.AsyncClient(base_url=node.url, timeout=30) as http:
-            before = await metric(http, FAILURES.format(job="deadlines"))
+            before = await metric_sample(str(http.base_url), FAILURES.format(job="deadlines"))
             await carol.connect()
             now = datetime.now(UTC)
             tomorrow = (datetime.now(ZoneInfo("Europe/Paris")) + timedelta(days=1)).date()
@@ -216,7 +208,7 @@ async def test_an_unpublishable_deadline_does_not_stop_other_tenants_alerts(
             # Two more checks meet the poisoned deadline again.
             await check_reports.next_failing()
             await check_reports.next_failing()
-            after = await metric(http, FAILURES.format(job="deadlines"))
+            after = await metric_sample(str(http.base_url), FAILURES.format(job="deadlines"))
     finally:
         await carol.disconnect()
         node.close()
@@ -280,10 +272,10 @@ async def test_a_message_that_fails_is_skipped_and_the_next_one_delivered(
         alice = await connect(clients, node)
         await delivered(dovecot, alice, mail("Warm-up"), timeout=10)
         async with httpx.AsyncClient(base_url=node.url) as http:
-            before = await metric(http, FAILURES.format(job="imap"))
+            before = await metric_sample(str(http.base_url), FAILURES.format(job="imap"))
             dovecot.append(mail("Poison"))
             received, _ = await delivered(dovecot, alice, mail("After the poison"), timeout=10)
-            after = await metric(http, FAILURES.format(job="imap"))
+            after = await metric_sample(str(http.base_url), FAILURES.format(job="imap"))
         assert received["subject"] == "After the poison"
         assert after - before == 1
         assert await ingest_count(node, "greffe-poison", "failed") == 1

@@ -19,7 +19,7 @@ from websockets.exceptions import ConnectionClosed
 
 from tests.conftest import make_settings
 from tests.forge import authjs_token, claims
-from tests.helpers import ServerThread, email, publish, token
+from tests.helpers import ServerThread, email, metric_sample, publish, token
 from tests.reliability.rawsio import RawClient, ws_url
 from tocsin.realtime.engine import kept_environ
 
@@ -45,12 +45,8 @@ def guarded(sqlite_url: str) -> Iterator[ServerThread]:
         node.close()
 
 
-async def _errors(url: str, kind: str) -> float:
-    async with httpx.AsyncClient(base_url=url) as http:
-        for line in (await http.get("/metrics")).text.splitlines():
-            if line.startswith(f'tocsin_errors_total{{where="{kind}"}} '):
-                return float(line.rsplit(" ", 1)[1])
-    return 0.0
+async def _errors(url: str, where: str) -> float:
+    return await metric_sample(url, f'tocsin_errors_total{{where="{where}"}}')
 
 
 async def _wait_for(check: Any, timeout: float, what: str) -> None:

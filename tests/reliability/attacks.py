@@ -25,10 +25,11 @@ import httpx
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from tests.helpers import ADMIN_KEY, email, token
+from tests.helpers import ADMIN_KEY, email, metric_sample, token
 from tests.reliability.rawsio import RawClient, ws_url
 
 Figures = dict[str, Any]
+FULL = 'tocsin_errors_total{where="send_buffer_full"}'
 
 
 def rss_mib(pid: int) -> float:
@@ -73,15 +74,6 @@ class RssWatch:
         }
 
 
-async def _error_count(http: httpx.AsyncClient, kind: str) -> float:
-    text = (await http.get("/metrics")).text
-    prefix = f'tocsin_errors_total{{where="{kind}"}} '
-    for line in text.splitlines():
-        if line.startswith(prefix):
-            return float(line[len(prefix) :])
-    return 0.0
-
-
 async def inbox_flood(url: str, pid: int, duration: float) -> Figures:
     """A signed-in socket asks ``inbox {limit: 200}`` 19 times a second and never reads."""
     user, tenant = "flood-reader", "firm-flood"
@@ -94,7 +86,7 @@ async def inbox_flood(url: str, pid: int, duration: float) -> Figures:
                 headers={"Authorization": f"Bearer {ADMIN_KEY}"},
             )
             answer.raise_for_status()
-        closed_before = await _error_count(http, "send_buffer_full")
+        closed_before = await metric_sample(url, FULL)
         client = RawClient(ws_url(url), max_queue=1, rcvbuf=4096)
         await client.open()
         await client.handshake({"token": token(user, tenant)})
@@ -110,7 +102,7 @@ async def inbox_flood(url: str, pid: int, duration: float) -> Figures:
                     break
                 sent += 1
                 await asyncio.sleep(1 / 19)  # the pace of the attack, under the event limit
-        closed = await _error_count(http, "send_buffer_full") - closed_before
+        closed = await metric_sample(url, FULL) - closed_before
         await client.close()
     return {
         **watch.figures(),
