@@ -87,10 +87,11 @@ CONNECTIONS ?= 5000
 CHAOS_CLIENTS ?= 1000
 .PHONY: reliability soak
 
-reliability: $(VENV)/.test-deps ## chaos (1,000 clients, system PostgreSQL restarted too) and every fuzz; rewrites RELIABILITY.md
+reliability: $(VENV)/.test-deps ## chaos (1,000 clients, system PostgreSQL restarted too), every fuzz, 60 s resource attacks and every test marked attack; rewrites RELIABILITY.md
 	TOCSIN_SLOW=1 TOCSIN_CHAOS_CLIENTS=$(CHAOS_CLIENTS) TOCSIN_API_FUZZ_EXAMPLES=150 \
 		$(BIN)/pytest tests/reliability -rA; \
-		status=$$?; $(BIN)/python -m tests.reliability.report; exit $$status
+		status=$$?; $(BIN)/pytest -q -m attack tests/integration tests/e2e || status=1; \
+		$(BIN)/python -m tests.reliability.report; exit $$status
 
 soak: $(VENV)/.test-deps ## CONNECTIONS sockets, publishes and churn for DURATION seconds (60): RSS and loop lag
 	$(BIN)/python -m tests.reliability.soak --duration $(DURATION) --connections $(CONNECTIONS); \

@@ -64,6 +64,11 @@ def one_per_user(tmp_path: Path) -> Iterator[ServerThread]:
         node.close()
 
 
+@pytest.mark.attack(
+    title="A client emitting `disconnect` or `connect` (found while testing conformance)",
+    tried='`42["disconnect"]` from a signed-in socket, then a socket over the per-user limit',
+    times=1,
+)
 async def test_a_client_cannot_emit_disconnect_to_leave_the_connection_count(
     one_per_user: ServerThread,
 ) -> None:

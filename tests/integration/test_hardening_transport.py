@@ -181,11 +181,6 @@ async def test_a_keep_alive_connection_is_served_again_after_the_header_timeout(
             assert (await http.get("/healthz")).status_code == 200
 
 
-@pytest.mark.attack(
-    title="Engine.IO session without CONNECT, WebSocket (finding 2)",
-    tried="an open session answering pings, never sending `40`",
-    times=1,
-)
 async def test_bodies_are_not_counted_as_headers_even_after_an_early_answer(
     sqlite_url: str,
 ) -> None:
@@ -223,6 +218,11 @@ async def test_an_open_websocket_outlives_the_header_timeout(sqlite_url: str) ->
         node.close()
 
 
+@pytest.mark.attack(
+    title="Engine.IO session without CONNECT, WebSocket (finding 2)",
+    tried="an open session answering pings, never sending `40`",
+    times=1,
+)
 async def test_a_websocket_session_that_never_connects_is_closed(guarded: ServerThread) -> None:
     timeouts_before = await _errors(guarded.url, "connect_timeout")
     async with connect(ws_url(guarded.url), ping_interval=None) as ws:

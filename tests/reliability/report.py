@@ -77,8 +77,18 @@ def table(results: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _finding(title: str) -> int:
+    """The number in a title's "(finding N)", to order the Security rows (0 without)."""
+    _, found, rest = title.rpartition("(finding ")
+    number = rest.split(")", 1)[0] if found else ""
+    return int(number) if number.isdigit() else 0
+
+
 def _security(results: list[dict[str, Any]]) -> list[str]:
-    rows = [r for r in results if r["key"].startswith("security-")]
+    rows = sorted(
+        (r for r in results if r["key"].startswith("security-")),
+        key=lambda r: (_finding(r["title"]), r["title"]),
+    )
     if not rows:
         return []
     lines = [
