@@ -427,7 +427,7 @@ class EngineSocket(AsyncSocket):  # type: ignore[misc]
                 return
             self.queue.task_done()
             if pkt is not None:
-                self._buffered -= packet_size(pkt)
+                self._buffered = max(0, self._buffered - packet_size(pkt))
                 self._write(pkt)
 
     def _buffer(self, pkt: eio_packet.Packet) -> bool:
