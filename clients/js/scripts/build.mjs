@@ -1,7 +1,7 @@
 // Builds with esbuild: `page` (the page Tocsin serves, into src/tocsin/web/), `lib` (the npm
 // package, into dist/) or `tests` (the unit tests, into .test-build/ for `node --test`).
 import { build } from "esbuild";
-import { copyFile, mkdir, readdir, rm } from "node:fs/promises";
+import { copyFile, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -29,11 +29,17 @@ async function page() {
   console.log(`built the page into ${out}`);
 }
 
+// The React entry's hook and component run in the browser: a Next.js Server Component (the
+// seed renders <NotificationCenter/> from layout.tsx) may import them only through a module
+// that says so. esbuild drops a module's directives when it bundles, so it is written here.
+const CLIENT_DIRECTIVE = '"use client";\n';
+
 async function lib() {
-  await rm(join(here, "dist"), { recursive: true, force: true });
+  const out = process.env.TOCSIN_LIB_OUT ?? join(here, "dist");
+  await rm(out, { recursive: true, force: true });
   await build({
     entryPoints: [join(here, "src/index.ts"), join(here, "src/react/index.ts")],
-    outdir: join(here, "dist"),
+    outdir: out,
     outbase: join(here, "src"),
     bundle: true,
     splitting: true,
@@ -44,7 +50,9 @@ async function lib() {
     external: ["react", "react/jsx-runtime", "socket.io-client"],
     logLevel: "warning",
   });
-  console.log("built the library into dist/");
+  const react = join(out, "react/index.js");
+  await writeFile(react, CLIENT_DIRECTIVE + (await readFile(react, "utf8")));
+  console.log(`built the library into ${out}`);
 }
 
 async function tests() {
