@@ -36,6 +36,18 @@ def _chunk_number(suffix: str) -> bool:
     return 0 < len(suffix) <= 4 and suffix.isascii() and suffix.isdigit()
 
 
+_SESSION_COOKIE_NAMES = frozenset(SESSION_COOKIES)
+
+
+def is_session_cookie_name(name: str) -> bool:
+    """Whether a cookie named ``name`` is a session cookie or one of its ``.0``, ``.1``…
+    chunks (what :func:`session_cookie` reads)."""
+    if name in _SESSION_COOKIE_NAMES:
+        return True
+    stem, _, chunk = name.rpartition(".")
+    return stem in _SESSION_COOKIE_NAMES and _chunk_number(chunk)
+
+
 def session_cookie(cookies: Mapping[str, str]) -> Credential | None:
     """The NextAuth/Auth.js session cookie, whole or reassembled from ``.0``, ``.1``… chunks."""
     if not cookies:

@@ -26,7 +26,7 @@ from engineio.async_drivers.asgi import translate_request as asgi_translate_requ
 from socketio import packet as sio_packet
 
 from tocsin import metrics
-from tocsin.auth.nextauth import SESSION_COOKIES
+from tocsin.auth.credentials import is_session_cookie_name
 from tocsin.realtime.eiosocket import EngineSocket, SharedPacket, received_message
 from tocsin.realtime.sioguard import PacketGuard
 from tocsin.realtime.timers import CoarseTimers
@@ -250,15 +250,23 @@ class EngineServer(engineio.AsyncServer):  # type: ignore[misc]
         )
 
     async def handle_request(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
-        """Serve an Engine.IO request (as python-engineio), first refusing what the protocol
-        refuses and python-engineio lets through: a request without ``transport`` (400;
+        """Serve an Engine.IO request (as python-engineio), first refusing what a page could
+        make a browser send with the user's cookie (:func:`cross_site_refusal`, 400) and
+        what the protocol refuses and python-engineio lets through: a request without
+        ``transport`` (400;
         python-engineio takes it for polling), and a second WebSocket for a session that
         is upgrading or upgraded (accepted, then closed, as Node does; python-engineio
         refuses it after an upgrade and runs a second upgrade during one)."""
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-        if scope["type"] == "http" and "transport" not in query:
-            environ = await translate_request(scope, receive, send)
-            return await self._make_response(self._bad_request("Transport unknown"), environ)
+        if scope["type"] == "http":
+            refusal = cross_site_refusal(scope, query)
+            if refusal is not None:
+                metrics.ERRORS.labels("engineio_refused_request").inc()
+            elif "transport" not in query:
+                refusal = "Transport unknown"
+            if refusal is not None:
+                environ = await translate_request(scope, receive, send)
+                return await self._make_response(self._bad_request(refusal), environ)
         if scope["type"] == "websocket" and "sid" in query:
             socket = self.sockets.get(query["sid"][0])
             if socket is not None and (socket.upgrading or socket.upgraded):
@@ -379,6 +387,8 @@ class SocketServer(PacketGuard, socketio.AsyncServer):  # type: ignore[misc]
         connect_timeout: float = EngineServer.connect_timeout,
         **kwargs: Any,
     ) -> None:
+        # uvicorn's ``ws_max_size`` (serving.py) is set from the same constant.
+        kwargs.setdefault("max_http_buffer_size", MAX_PAYLOAD)
         super().__init__(client_manager=RoomManager(), **kwargs)
         self.eio.send_buffer_limit = send_buffer_limit
         self.eio.connect_timeout = connect_timeout
@@ -429,25 +439,19 @@ def kept_environ(environ: dict[str, Any]) -> dict[str, Any]:
         kept["QUERY_STRING"] = query
     cookie = kept.pop("HTTP_COOKIE", None)
     if isinstance(cookie, str):
-        sessions = [pair.strip() for pair in cookie.split(";") if _is_session_cookie(pair)]
+        sessions = [
+            pair.strip()
+            for pair in cookie.split(";")
+            if is_session_cookie_name(pair.strip().partition("=")[0])
+        ]
         if sessions:
             kept["HTTP_COOKIE"] = "; ".join(sessions)
     return kept
 
 
-_SESSION_COOKIE_NAMES = frozenset(SESSION_COOKIES)
 # A handshake's query string is kept for connect handlers that read it (Tocsin's do not)
 # when it is no longer than this.
 _KEPT_QUERY_LENGTH = 2048
-
-
-def _is_session_cookie(pair: str) -> bool:
-    """Whether a ``name=value`` pair is a session cookie or one of its ``.0``, ``.1``… chunks."""
-    name = pair.strip().partition("=")[0]
-    if name in _SESSION_COOKIE_NAMES:
-        return True
-    stem, _, chunk = name.rpartition(".")
-    return chunk.isdigit() and stem in _SESSION_COOKIE_NAMES
 
 
 def event_packet(event: str, payload: Any) -> SharedPacket:
@@ -473,11 +477,6 @@ class SocketIOApp(socketio.ASGIApp):  # type: ignore[misc]
         if link is not None:
             link.may_detach = True
         elif scope["type"] == "http" and scope["path"].startswith(self.engineio_path):
-            refusal = cross_site_refusal(scope)
-            if refusal is not None:
-                metrics.ERRORS.labels("engineio_refused_request").inc()
-                await _send_bad_request(send, refusal)
-                return
             send = _nosniff(send)
         await super().__call__(scope, receive, send)
         if link is not None:
@@ -488,8 +487,9 @@ class SocketIOApp(socketio.ASGIApp):  # type: ignore[misc]
 _CLIENT_FETCH_DESTS = frozenset({b"empty", b"websocket"})
 
 
-def cross_site_refusal(scope: dict[str, Any]) -> str | None:
-    """Why an Engine.IO HTTP request is refused before python-engineio sees it, if it is.
+def cross_site_refusal(scope: dict[str, Any], query: dict[str, list[str]]) -> str | None:
+    """Why an Engine.IO HTTP request (``query``: its parsed query string) is refused
+    before python-engineio sees it, if it is.
 
     JSONP polling (``j=``) is a ``<script>`` load: the browser sends the session cookie and
     no Origin, and any page could read the session id and then drive the session with the
@@ -497,8 +497,7 @@ def cross_site_refusal(scope: dict[str, Any]) -> str | None:
     request whose ``Sec-Fetch-Dest`` says a page loads it as a script, image, frame or
     document is not a Socket.IO client's.
     """
-    query = scope.get("query_string", b"")
-    if query and any(part.partition(b"=")[0] == b"j" for part in query.split(b"&")):
+    if "j" in query:
         return "JSONP polling is not supported"
     for name, value in scope["headers"]:
         if name == b"sec-fetch-dest" and value.lower() not in _CLIENT_FETCH_DESTS:
@@ -518,19 +517,3 @@ def _nosniff(send: Any) -> Any:
         await send(message)
 
     return send_nosniff
-
-
-async def _send_bad_request(send: Any, message: str) -> None:
-    body = message.encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 400,
-            "headers": [
-                (b"content-type", b"text/plain; charset=utf-8"),
-                (b"content-length", str(len(body)).encode()),
-                (b"x-content-type-options", b"nosniff"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
