@@ -140,6 +140,8 @@ def _host_port(url: str) -> tuple[str, int]:
 
 async def endless_headers(url: str, pid: int, duration: float, limit_mib: int = 500) -> Figures:
     """One request whose header block never ends (up to ``limit_mib`` MiB of headers)."""
+    refused = 'tocsin_errors_total{where="http_headers_too_large"}'
+    refused_before = await metric_sample(url, refused)
     host, port = _host_port(url)
     reader, writer = await asyncio.open_connection(host, port)
     writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
@@ -172,6 +174,7 @@ async def endless_headers(url: str, pid: int, duration: float, limit_mib: int = 
         **watch.figures(),
         "header_bytes_sent": sent,
         "ended_by_server": ended_by_server,
+        "refused_as_too_large": await metric_sample(url, refused) - refused_before,
         "status_line": answer.split(b"\r\n", 1)[0].decode(errors="replace"),
     }
 

@@ -85,7 +85,9 @@ async def test_a_header_block_that_never_ends(node: NodeProcess, record_property
     # The server answers 431 and closes; the client, still writing, may see only the reset.
     assert figures["ended_by_server"], figures
     assert figures["status_line"] in ("", "HTTP/1.1 431 Request Header Fields Too Large"), figures
-    assert figures["header_bytes_sent"] < 2**20, figures
+    # What the client wrote before it saw the end includes what both kernels buffered (about
+    # 1 MiB on loopback): the server's own count says why it ended the request.
+    assert figures["refused_as_too_large"] == 1, figures
     assert figures["rss_growth_mib"] < RSS_BOUND_MIB, figures
 
 
