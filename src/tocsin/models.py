@@ -181,6 +181,8 @@ class StoredNotification:
     fields: dict[str, Any]
     timestamp: datetime
     accepted_at: datetime | None = None
+    # The publisher's own id (the subject of the notification: it may repeat).
+    source_id: str | None = None
 
     def visible_to(self, identity: Identity) -> bool:
         """Whether this notification belongs in ``identity``'s inbox."""
@@ -191,8 +193,12 @@ class StoredNotification:
         return self.audience is Audience.TENANT or self.user_id == identity.user_id
 
     def to_wire(self, *, read: bool = False, with_event: bool = False) -> dict[str, Any]:
-        """The seed's payload plus ``cursor`` and ``read`` (and ``event`` for inbox items)."""
-        data: dict[str, Any] = {"id": self.id, **self.fields}
+        """The seed's payload plus ``sourceId`` (when the publisher gave an id), ``cursor``
+        and ``read`` (and ``event`` for inbox items)."""
+        data: dict[str, Any] = {"id": self.id}
+        if self.source_id is not None:
+            data["sourceId"] = self.source_id
+        data.update(self.fields)
         data["timestamp"] = iso_timestamp(self.timestamp)
         data["cursor"] = self.cursor
         data["read"] = read

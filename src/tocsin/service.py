@@ -45,6 +45,13 @@ from tocsin.store.base import ApiKeyRecord, Draft, InboxItem, Store
 MAX_BATCH = 1000
 MAX_INBOX_PAGE = 200
 MAX_IDS = 1000
+MAX_IDEMPOTENCY_KEY = 255
+# The server's own once-only publishes (e-mail ingestion, deadline alerts) store their
+# once-key as an idempotency key under this prefix, which a publisher's Idempotency-Key
+# may not use: no tenant can claim, and so silence, an alert before the scheduler sends it.
+ONCE_KEY_PREFIX = "tocsin:"
+# The request hash of a once-key: the key alone names the notification, whatever its body.
+ONCE_HASH = "once"
 
 
 # Not frozen (but never changed): built for every published notification, and a frozen
@@ -82,6 +89,23 @@ def _request_hash(raw: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+def _item_key(idempotency_key: str, index: int) -> str:
+    """The key of item ``index`` of a batch: ``<key>:<index>``, within the column's 255."""
+    key = f"{idempotency_key}:{index}"
+    if len(key) <= MAX_IDEMPOTENCY_KEY:
+        return key
+    digest = hashlib.sha256(idempotency_key.encode("utf-8")).hexdigest()
+    return f"{digest}:{index}"
+
+
+def _content_hash(
+    event: str, source_id: str, fields: Mapping[str, Any], timestamp: datetime
+) -> str:
+    """What a publish with a source id said, as validated: equal hashes, equal publishes."""
+    content = {"event": event, "sourceId": source_id, "fields": fields, "at": timestamp}
+    return _request_hash(content)
+
+
 class NotificationService:
     """Publish, inbox, read state and API keys, over a :class:`Store` and a :class:`Bus`."""
 
@@ -109,10 +133,15 @@ class NotificationService:
         publisher: Publisher,
         idempotency_key: str | None = None,
         now: datetime | None = None,
+        *,
+        once_key: str | None = None,
     ) -> Draft:
         """Validate one notification object and decide its audience.
 
-        A notification without a ``timestamp`` gets ``now`` (default: the current time).
+        A notification without a ``timestamp`` gets ``now`` (default: the current time). Its
+        ``id`` is Tocsin's own; the publisher's ``id`` is kept as its source id. A
+        ``once_key`` (the server's own publishes only) makes it a notification stored once
+        ever, whatever its content: a publish with the same once-key is a retry.
 
         Raises:
             ValidationFailed: a field is missing or wrong (the message names it).
@@ -153,16 +182,28 @@ class NotificationService:
                     f"this key publishes only into tenant {publisher.tenant_id!r}",
                     field="tenantId",
                 )
+        timestamp = model.timestamp or now or datetime.now(UTC)
+        fields = model.wire_fields()
+        source_id = model.id
+        request_hash = None
+        if once_key is not None:
+            idempotency_key, request_hash = ONCE_KEY_PREFIX + once_key, ONCE_HASH
+        elif idempotency_key is not None:
+            request_hash = _request_hash(raw)
         return Draft(
-            id=model.id or uuid.uuid4().hex,
+            id=uuid.uuid4().hex,
             event=event,
             audience=audience,
             tenant_id=tenant,
             user_id=user,
-            fields=model.wire_fields(),
-            timestamp=model.timestamp or now or datetime.now(UTC),
+            fields=fields,
+            timestamp=timestamp,
             idempotency_key=idempotency_key,
-            request_hash=_request_hash(raw) if idempotency_key else None,
+            request_hash=request_hash,
+            source_id=source_id,
+            content_hash=(
+                None if source_id is None else _content_hash(event, source_id, fields, timestamp)
+            ),
         )
 
     def check_publish_rate(self, publisher: Publisher, count: int = 1) -> None:
@@ -181,7 +222,12 @@ class NotificationService:
             )
 
     async def publish(
-        self, raw: Any, publisher: Publisher, idempotency_key: str | None = None
+        self,
+        raw: Any,
+        publisher: Publisher,
+        idempotency_key: str | None = None,
+        *,
+        once_key: str | None = None,
     ) -> Published:
         """Validate, store durably, then ring the bus.
 
@@ -189,22 +235,34 @@ class NotificationService:
             ValidationFailed, Forbidden: see :meth:`prepare`.
             Conflict: ``idempotency_key`` was already used for a different notification.
         """
-        [outcome] = await self.publish_many([raw], publisher, idempotency_key)
+        once_keys = None if once_key is None else [once_key]
+        [outcome] = await self.publish_many([raw], publisher, idempotency_key, once_keys)
         if isinstance(outcome, TocsinError):
             raise outcome
         return outcome
 
     async def publish_many(
-        self, raws: Sequence[Any], publisher: Publisher, idempotency_key: str | None = None
+        self,
+        raws: Sequence[Any],
+        publisher: Publisher,
+        idempotency_key: str | None = None,
+        once_keys: Sequence[str | None] | None = None,
     ) -> list[Published | TocsinError]:
         """Publish several notifications in one transaction; each stands or falls alone.
 
         With an ``idempotency_key``, item *i* uses ``<key>`` (single) or ``<key>:<i>``.
+        ``once_keys`` (the server's own publishes) gives item *i* its once-key (see
+        :meth:`prepare`).
         """
         if len(raws) > MAX_BATCH:
             raise ValidationFailed(
                 f"notifications: at most {MAX_BATCH} per batch (got {len(raws)})",
                 field="notifications",
+            )
+        if idempotency_key is not None and idempotency_key.startswith(ONCE_KEY_PREFIX):
+            raise ValidationFailed(
+                f"Idempotency-Key: the prefix {ONCE_KEY_PREFIX!r} is reserved for the server",
+                field="Idempotency-Key",
             )
         outcomes: list[Published | TocsinError | None] = [None] * len(raws)
         drafts: list[tuple[int, Draft]] = []
@@ -213,9 +271,10 @@ class NotificationService:
         for index, raw in enumerate(raws):
             key = None
             if idempotency_key is not None:
-                key = idempotency_key if len(raws) == 1 else f"{idempotency_key}:{index}"
+                key = idempotency_key if len(raws) == 1 else _item_key(idempotency_key, index)
+            once = None if once_keys is None else once_keys[index]
             try:
-                drafts.append((index, self.prepare(raw, publisher, key, now)))
+                drafts.append((index, self.prepare(raw, publisher, key, now, once_key=once)))
             except TocsinError as exc:
                 outcomes[index] = exc
         results = await self.store.insert([d for _, d in drafts])

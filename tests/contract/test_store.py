@@ -25,6 +25,8 @@ def draft(
     event: str = "email-received",
     key: str | None = None,
     request_hash: str | None = None,
+    source: str | None = None,
+    content: str | None = None,
 ) -> Draft:
     audience = Audience.USER if user else Audience.TENANT if tenant else Audience.ALL
     return Draft(
@@ -37,6 +39,8 @@ def draft(
         timestamp=datetime.now(UTC),
         idempotency_key=key,
         request_hash=request_hash,
+        source_id=source,
+        content_hash=content,
     )
 
 
@@ -66,20 +70,41 @@ async def test_migrations_are_idempotent(store_url: str) -> None:
         await s.close()
 
 
-async def test_duplicate_id_in_scope_creates_nothing(store: SqlStore) -> None:
-    [first] = await store.insert([draft("dup")])
-    [again] = await store.insert([draft("dup")])
-    assert (again.id, again.cursor, again.created) == ("dup", first.cursor, False)
-    # The same id in another tenant is another notification.
-    [other] = await store.insert([draft("dup", tenant="tenant-b")])
+async def test_same_content_hash_in_scope_creates_nothing(store: SqlStore) -> None:
+    [first] = await store.insert([draft("n1", source="dossier-7", content="c1")])
+    [again] = await store.insert([draft("n2", source="dossier-7", content="c1")])
+    assert (again.id, again.cursor, again.created) == ("n1", first.cursor, False)
+    # The same source id with other content is another notification…
+    [update] = await store.insert([draft("n3", source="dossier-7", content="c2")])
+    assert update.created and update.id == "n3"
+    # …and so is the same content hash in another tenant.
+    [other] = await store.insert([draft("n4", tenant="tenant-b", source="dossier-7", content="c1")])
     assert other.created and other.cursor != first.cursor
-    assert await store.max_cursor() == 2
+    assert await store.max_cursor() == 3
+
+
+async def test_source_ids_are_kept_and_may_repeat(store: SqlStore) -> None:
+    await store.insert([draft("n1", source="dossier-7", content="c1"), draft("n2")])
+    await store.insert([draft("n3", source="dossier-7", content="c2")])
+    fetched = await store.fetch_after(0, 10)
+    assert [(n.id, n.source_id) for n in fetched] == [
+        ("n1", "dossier-7"),
+        ("n2", None),
+        ("n3", "dossier-7"),
+    ]
+    replayed, _cut = await store.replay(ALICE_A, 0, 10)
+    assert [i.notification.source_id for i in replayed] == ["dossier-7", None, "dossier-7"]
+    assert replayed[0].notification.to_wire()["sourceId"] == "dossier-7"
+    assert "sourceId" not in replayed[1].notification.to_wire()
 
 
 async def test_duplicate_inside_one_batch(store: SqlStore) -> None:
-    results = await store.insert([draft("x"), draft("x")])
+    results = await store.insert([draft("x", content="c"), draft("y", content="c")])
     assert results[0].created and not results[1].created
     assert results[0].cursor == results[1].cursor
+    # Without a key or a content hash, nothing is a duplicate.
+    results = await store.insert([draft("z"), draft("w")])
+    assert all(r.created for r in results)
 
 
 async def test_idempotency_key_same_request_and_different_request(store: SqlStore) -> None:

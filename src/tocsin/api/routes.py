@@ -11,11 +11,16 @@ from tocsin.api.deps import IdentityDep, ServiceDep, json_body, publisher_of, se
 from tocsin.auth.apikeys import Publisher
 from tocsin.errors import ValidationFailed
 from tocsin.models import EventName, notification_adapter
-from tocsin.service import MAX_BATCH, NotificationService, Published, parse_cursor
+from tocsin.service import (
+    MAX_BATCH,
+    MAX_IDEMPOTENCY_KEY,
+    NotificationService,
+    Published,
+    parse_cursor,
+)
 
 router = APIRouter(prefix="/api/v1")
 
-MAX_IDEMPOTENCY_KEY = 255
 # The publish routes read their headers themselves (see _publishing); these document them.
 _PUBLISH_HEADERS = [
     {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -15,7 +15,6 @@ from tocsin.auth.apikeys import Publisher
 from tocsin.deadlines.rules import (
     Alert,
     Tiers,
-    alert_key,
     alert_on,
     due_date_of,
     evaluate,
@@ -37,8 +36,9 @@ log = logging.getLogger("tocsin.deadlines")
 
 ZoneName = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=NO_NUL)]
 SCHEDULER = Publisher(tenant_id=None, key_id="scheduler")
-# The alert's id is ``deadline:<id>:<dueAt>:<day>`` and a notification id holds 200
-# characters: 128 leaves room for the longest dueAt a datetime gives (42) and the day.
+# The alert's once-key is ``deadline:<id>:<dueAt>:<day>`` and an idempotency key holds 255
+# characters with its prefix: 128 leaves room for the longest dueAt a datetime gives (42)
+# and the day. The alert's ``sourceId`` is the deadline's id.
 MAX_ID_CHARS = 128
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # Where a field of the alert comes from in the deadline (for the 422 of an unpublishable one).
@@ -185,18 +185,16 @@ class DeadlineService:
     def _refuse_unpublishable(self, record: DeadlineRecord, now: datetime) -> None:
         """Raise the 422 the check would meet when publishing this deadline's alert.
 
-        The alert is built as the check would build it: on the first day it is due (within
-        the window, or today if already past), with the longer form of its id (a day's, not
-        "expired"). So a notification's limits are enforced here, before storing, rather
-        than failing at every check.
+        The alert is built as the check would build it, on the first day it is due (within
+        the window, or today if already past). So a notification's limits are enforced
+        here, before storing, rather than failing at every check.
         """
         today = local_date(now, record.timezone or self.zone)
         remaining = min((record.due_date - today).days, self.tiers.window)
         first_day = record.due_date - timedelta(days=remaining)
         alert = alert_on(record, first_day, self.tiers, self.locale)
-        probe = replace(alert, key=alert_key(record, first_day))
         try:
-            notification_adapter.validate_python(self._notification(record, probe))
+            notification_adapter.validate_python(self._notification(record, alert))
         except ValidationError as exc:
             first = exc.errors()[0]
             where = str(first["loc"][-1]) if first["loc"] else "id"
@@ -238,8 +236,8 @@ class DeadlineService:
     async def check(self, now: datetime | None = None) -> CheckReport:
         """Publish every alert due at ``now``: once per deadline per day, once ever if past.
 
-        Safe to run from several processes at once: each alert's id is its once-key, and
-        publishing an id that exists creates nothing.
+        Safe to run from several processes at once: each alert is published with its
+        once-key, and publishing a once-key that exists creates nothing.
         """
         now = now or datetime.now(UTC)
         # Zones differ by at most a day from UTC: fetch a day more, let evaluate() decide.
@@ -251,7 +249,7 @@ class DeadlineService:
     def _notification(record: DeadlineRecord, alert: Alert) -> dict[str, Any]:
         return {
             "event": DEADLINE_ALERT,
-            "id": alert.key,
+            "id": record.id,
             "dossierNumber": record.dossier_number,
             "message": alert.message,
             "urgency": alert.urgency,
@@ -266,7 +264,9 @@ class DeadlineService:
         alert = evaluate(record, now, self.zone, self.tiers, self.locale)
         if alert is None:
             return None
-        result = await self.notifications.publish(self._notification(record, alert), SCHEDULER)
+        result = await self.notifications.publish(
+            self._notification(record, alert), SCHEDULER, once_key=alert.key
+        )
         return alert.key, result.created
 
     async def _check(self, records: list[DeadlineRecord], now: datetime) -> CheckReport:

@@ -1,9 +1,10 @@
 """From a parsed message and its routes to ``email-received`` notifications, through the service.
 
-The notification id is derived from the Message-ID (else from the bytes) and the user, so a
-message seen twice — a watcher restarted before it saved its position, a mailbox whose
-UIDVALIDITY changed, a webhook retried, the same mail through IMAP and the webhook — is
-stored once: publishing an id the tenant already has creates nothing.
+Each notification's once-key (and its ``sourceId``) is derived from the Message-ID (else
+from the bytes) and the user, so a message seen twice — a watcher restarted before it saved
+its position, a mailbox whose UIDVALIDITY changed, a webhook retried, the same mail through
+IMAP and the webhook — is stored once: publishing a once-key the tenant already has creates
+nothing.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def count(source: str, outcome: Outcome) -> None:
 
 
 def notification_id(mail: ParsedMail, route: Route) -> str:
-    """A stable id for this message and this user."""
+    """A stable id for this message and this user: its ``sourceId`` and once-key."""
     basis = f"message-id:{mail.message_id}" if mail.message_id else f"bytes:{mail.fingerprint}"
     digest = hashlib.sha256(f"{basis}\n{route.tenantId}\n{route.userId}".encode()).hexdigest()
     return f"mail-{digest[:40]}"
@@ -73,7 +74,11 @@ async def publish_mail(
 ) -> list[Published | TocsinError]:
     """Publish one notification per route, in one transaction; each stands or falls alone."""
     locale = service.settings.locale
-    return await service.publish_many([notification(mail, r, locale) for r in routes], publisher)
+    return await service.publish_many(
+        [notification(mail, r, locale) for r in routes],
+        publisher,
+        once_keys=[notification_id(mail, r) for r in routes],
+    )
 
 
 def outcome_of(mail: ParsedMail, results: Sequence[Published | TocsinError]) -> Outcome:

@@ -15,7 +15,12 @@ from tocsin.models import Audience, Identity, StoredNotification
 # dataclass's __init__ costs five times as much (object.__setattr__ per field).
 @dataclass(slots=True)
 class Draft:
-    """A validated notification about to be stored."""
+    """A validated notification about to be stored.
+
+    ``id`` is Tocsin's own; ``source_id`` the publisher's (it may repeat). A draft is a
+    retry of an earlier notification when its ``idempotency_key`` or its ``content_hash``
+    (set only with a ``source_id``) is already stored in its scope.
+    """
 
     id: str
     event: str
@@ -26,10 +31,12 @@ class Draft:
     timestamp: datetime
     idempotency_key: str | None = None
     request_hash: str | None = None
+    source_id: str | None = None
+    content_hash: str | None = None
 
     @property
     def id_scope(self) -> str:
-        """Publisher ids and idempotency keys are unique within this scope (the tenant)."""
+        """Ids, idempotency keys and content hashes are unique within this scope (the tenant)."""
         return self.tenant_id or ""
 
     def stored(self, cursor: int, accepted_at: datetime | None) -> StoredNotification:
@@ -37,6 +44,7 @@ class Draft:
         return StoredNotification(
             cursor=cursor,
             id=self.id,
+            source_id=self.source_id,
             event=self.event,
             audience=self.audience,
             tenant_id=self.tenant_id,
@@ -127,8 +135,9 @@ class Store(ABC):
     async def insert(self, drafts: Sequence[Draft]) -> list[StoreResult]:
         """Store drafts in one transaction, handing out cursors in commit order.
 
-        A draft whose id (or idempotency key) already exists in its scope is not stored
-        again: its result carries the first notification's id and cursor.
+        A draft whose idempotency key or content hash already exists in its scope is not
+        stored again: its result carries the first notification's id and cursor (and
+        ``key_conflict`` when the key came with another request).
         """
 
     @abstractmethod

@@ -90,6 +90,7 @@ def _row_to_notification(row: Row[*tuple[Any, ...]]) -> StoredNotification:
     return StoredNotification(
         cursor=int(row.cursor),
         id=row.public_id,
+        source_id=row.source_id,
         event=row.event,
         audience=Audience(row.audience),
         tenant_id=row.tenant_id,
@@ -103,6 +104,7 @@ def _row_to_notification(row: Row[*tuple[Any, ...]]) -> StoredNotification:
 _NOTIFICATION_COLUMNS = (
     n.cursor,
     n.public_id,
+    n.source_id,
     n.event,
     n.audience,
     n.tenant_id,

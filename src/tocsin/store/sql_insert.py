@@ -41,6 +41,8 @@ _ROW_KEYS = (
     "accepted_at",
     "idempotency_key",
     "request_hash",
+    "source_id",
+    "content_hash",
 )
 _LOCK_COUNTER = PreparedSet(
     lambda dialect: Prepared.compile(
@@ -69,7 +71,7 @@ def insert_drafts(conn: Connection, drafts: Sequence[Draft]) -> list[StoreResult
     # duplicate checks below race-free and hands out cursors in commit order.
     [(current,)] = _LOCK_COUNTER.on(conn).execute(conn, {"sequence": SEQUENCE_NAME})
     current = int(current)
-    by_id, by_key = _existing(conn, drafts)
+    by_key, by_content = _existing(conn, drafts)
     results: list[StoreResult] = []
     rows: list[dict[str, Any]] = []
     accepted_at = datetime.now(UTC)
@@ -81,15 +83,17 @@ def insert_drafts(conn: Connection, drafts: Sequence[Draft]) -> list[StoreResult
                 same = earlier[2] == draft.request_hash
                 results.append(StoreResult(earlier[0], earlier[1], False, not same))
                 continue
-        earlier = by_id.get((draft.id_scope, draft.id))
-        if earlier is not None:
-            results.append(StoreResult(earlier[0], earlier[1], False))
-            continue
+        if draft.content_hash is not None:
+            earlier = by_content.get((draft.id_scope, draft.content_hash))
+            if earlier is not None:
+                results.append(StoreResult(earlier[0], earlier[1], False))
+                continue
         current += 1
         entry = (draft.id, current, draft.request_hash)
-        by_id[(draft.id_scope, draft.id)] = entry
         if draft.idempotency_key is not None:
             by_key[(draft.id_scope, draft.idempotency_key)] = entry
+        if draft.content_hash is not None:
+            by_content[(draft.id_scope, draft.content_hash)] = entry
         rows.append(
             {
                 "cursor": current,
@@ -104,6 +108,8 @@ def insert_drafts(conn: Connection, drafts: Sequence[Draft]) -> list[StoreResult
                 "accepted_at": accepted_at,
                 "idempotency_key": draft.idempotency_key,
                 "request_hash": draft.request_hash,
+                "source_id": draft.source_id,
+                "content_hash": draft.content_hash,
             }
         )
         results.append(StoreResult(draft.id, current, True, accepted_at=accepted_at))
@@ -151,23 +157,25 @@ def _find(
 def _existing(
     conn: Connection, drafts: Sequence[Draft]
 ) -> tuple[dict[tuple[str, str], tuple[str, int, str | None]], ...]:
-    ids: dict[str, set[str]] = defaultdict(set)
+    """Earlier notifications of the drafts' scopes, by idempotency key and by content hash."""
     keys: dict[str, set[str]] = defaultdict(set)
+    hashes: dict[str, set[str]] = defaultdict(set)
     for draft in drafts:
-        ids[draft.id_scope].add(draft.id)
         if draft.idempotency_key is not None:
             keys[draft.id_scope].add(draft.idempotency_key)
-    by_id = {
-        (scope, value): entry
-        for scope, wanted in ids.items()
-        for value, entry in _find(conn, "public_id", scope, wanted)
-    }
+        if draft.content_hash is not None:
+            hashes[draft.id_scope].add(draft.content_hash)
     by_key = {
         (scope, value): entry
         for scope, wanted in keys.items()
         for value, entry in _find(conn, "idempotency_key", scope, wanted)
     }
-    return by_id, by_key
+    by_content = {
+        (scope, value): entry
+        for scope, wanted in hashes.items()
+        for value, entry in _find(conn, "content_hash", scope, wanted)
+    }
+    return by_key, by_content
 
 
 class SqliteWriter:

@@ -34,9 +34,14 @@ notifications = Table(
     metadata,
     Column("pk", Integer, primary_key=True, autoincrement=True),
     Column("cursor", BigInteger, nullable=False, unique=True),
+    # Tocsin's own id, unique per notification (generated; rows stored before revision 0004
+    # kept the publisher's).
     Column("public_id", String(200), nullable=False),
-    # Publisher ids are unique per tenant; "" is the scope of notifications to everyone.
+    # Ids, idempotency keys and content hashes are unique per tenant; "" is the scope of
+    # notifications to everyone.
     Column("id_scope", String(200), nullable=False),
+    # The publisher's own ``id`` (the seed's e-mail or dossier id: it repeats), as sent.
+    Column("source_id", String(200), nullable=True),
     Column("event", String(40), nullable=False),
     Column("audience", String(10), nullable=False),
     Column("tenant_id", String(200), nullable=True),
@@ -47,8 +52,12 @@ notifications = Table(
     Column("accepted_at", DateTime(timezone=True), nullable=True),
     Column("idempotency_key", String(255), nullable=True),
     Column("request_hash", String(64), nullable=True),
+    # For a publish with a ``source_id``: the hash of everything it said (event, source id,
+    # fields, timestamp). The same hash again is a retry of it, not a new notification.
+    Column("content_hash", String(64), nullable=True),
     UniqueConstraint("id_scope", "public_id", name="uq_notifications_scope_id"),
     UniqueConstraint("id_scope", "idempotency_key", name="uq_notifications_scope_idem"),
+    Index("uq_notifications_scope_content", "id_scope", "content_hash", unique=True),
     Index("ix_notifications_audience", "tenant_id", "user_id", "cursor"),
 )
 
