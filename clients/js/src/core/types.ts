@@ -1,6 +1,6 @@
 /**
  * The seed's four notification kinds, as Tocsin delivers them: the seed's fields plus
- * `cursor` (opaque: send the last one back as `auth.since`) and `read`.
+ * `sourceId`, `cursor` (opaque: send the last one back as `auth.since`) and `read`.
  */
 
 /** A cursor as the server sends it: an integer below 2^53, or an opaque string. */
@@ -8,7 +8,10 @@ export type Cursor = number | string;
 
 /** Fields every delivered notification carries. */
 export interface Delivered {
+  /** Tocsin's id of this notification: unique, what `markAsRead` takes. */
   id: string;
+  /** The publisher's own `id` (the seed's e-mail or dossier id), when it gave one: it repeats. */
+  sourceId?: string;
   /** ISO 8601, as the server sends it. */
   timestamp: string;
   cursor: Cursor;
