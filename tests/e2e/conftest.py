@@ -33,6 +33,9 @@ AUTH_SECRET = "e2e-auth-secret-0123456789abcdef0123456789"
 TENANT = "cabinet-e2e"
 COOKIE = "authjs.session-token"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+# Read at import: the autouse clean_env fixture removes TOCSIN_* variables before each test.
+UPDATE_SCREENSHOTS = os.environ.get("TOCSIN_UPDATE_SCREENSHOTS") == "1"
 
 # A note of what the tests measured (e.g. publish → visible latency), for the report.
 _FIGURES: dict[str, Any] = {}
@@ -43,6 +46,20 @@ def record_figure(name: str, value: Any) -> None:
     _FIGURES[name] = value
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "e2e-figures.json").write_text(json.dumps(_FIGURES, indent=2) + "\n")
+
+
+def save_screenshot(page: Any, name: str) -> Path:
+    """Screenshot ``page`` into test-artifacts/``name``, and into docs/ when asked.
+
+    docs/ (the README's images) is written only under TOCSIN_UPDATE_SCREENSHOTS=1, so a plain
+    ``make test`` leaves the checkout clean.
+    """
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / name
+    page.screenshot(path=path)
+    if UPDATE_SCREENSHOTS:
+        (DOCS / name).write_bytes(path.read_bytes())
+    return path
 
 
 @pytest.fixture(scope="module")

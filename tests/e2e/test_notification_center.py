@@ -203,7 +203,7 @@ def test_critical_deadline_shows_one_browser_notification_across_tabs(
 
     # An urgent deadline shows in the list but makes no browser notification;
     # a system error does.
-    urgent = publish(publisher, deadline("urgent", "Délai d'appel expire dans 2 jour(s)", 2))
+    urgent = publish(publisher, deadline("urgent", "Délai d'appel expire dans 2 jours", 2))
     error = publish(
         publisher,
         {
@@ -225,7 +225,7 @@ def test_critical_deadline_shows_one_browser_notification_across_tabs(
 def test_panel_tabs_screenshots(
     context: Any, web_server: ServerThread, publisher: httpx.Client, locale: str
 ) -> None:
-    """Every tab of the panel, saved under test-artifacts/ (one is docs/notification-center.png)."""
+    """Every tab of the panel, saved under test-artifacts/ (the README's are test_demo_panel's)."""
     now = datetime.now(UTC)
     notes = (
         {
@@ -244,9 +244,9 @@ def test_panel_tabs_screenshots(
             "userId": "alice",
             "tenantId": TENANT,
         },
-        deadline("urgent", "Délai appel expire dans 2 jour(s)", 2),
+        deadline("urgent", "Délai d'appel expire dans 2 jours", 2),
         email("Proposition de transaction", **{"from": "Me Garnier <garnier@garnier-avocats.fr>"}),
-        deadline("critical", "Délai OQTF expire dans 1 jour(s)", 1),
+        deadline("critical", "Délai OQTF expire dans 1 jour", 1),
         email("Convocation à l'audience de mise en état"),
     )
     for age, note in zip((180, 95, 42, 17, 6, 0), notes, strict=True):

@@ -34,11 +34,11 @@ def at(text: str) -> datetime:
     ("now", "remaining", "urgency", "message"),
     [
         ("2026-03-06T09:00+01:00", 4, None, None),
-        ("2026-03-07T09:00+01:00", 3, "warning", "Délai OQTF expire dans 3 jour(s)"),
-        ("2026-03-08T09:00+01:00", 2, "urgent", "Délai OQTF expire dans 2 jour(s)"),
-        ("2026-03-09T09:00+01:00", 1, "critical", "Délai OQTF expire dans 1 jour(s)"),
+        ("2026-03-07T09:00+01:00", 3, "warning", "Délai OQTF expire dans 3 jours"),
+        ("2026-03-08T09:00+01:00", 2, "urgent", "Délai OQTF expire dans 2 jours"),
+        ("2026-03-09T09:00+01:00", 1, "critical", "Délai OQTF expire dans 1 jour"),
         ("2026-03-10T09:00+01:00", 0, "critical", "Délai OQTF expire aujourd'hui"),
-        ("2026-03-12T09:00+01:00", -2, "critical", "Délai OQTF expiré depuis 2 jour(s)"),
+        ("2026-03-12T09:00+01:00", -2, "critical", "Délai OQTF expiré depuis 2 jours"),
     ],
 )
 def test_tiers(now: str, remaining: int, urgency: str | None, message: str | None) -> None:
@@ -109,7 +109,7 @@ def test_english_and_configurable_tiers() -> None:
     tiers = Tiers(window=7, critical=2, urgent=5)
     alert = evaluate(deadline(date(2026, 3, 10)), at("2026-03-05T09:00+01:00"), PARIS, tiers, "en")
     assert alert is not None
-    assert (alert.urgency, alert.message) == ("urgent", "OQTF deadline expires in 5 day(s)")
+    assert (alert.urgency, alert.message) == ("urgent", "OQTF deadline expires in 5 days")
 
 
 def test_next_daily_run_across_dst() -> None:

@@ -1,4 +1,4 @@
-"""When a deadline alerts, how urgently, and with which words. Pure functions of the clock."""
+"""When a deadline alerts and how urgently (its words: wording.py). Pure functions of the clock."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from datetime import date, datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from tocsin.deadlines.wording import alert_message
 from tocsin.store.base import DeadlineRecord
 
 Urgency = Literal["critical", "urgent", "warning"]
@@ -39,21 +40,6 @@ class Alert:
     message: str
 
 
-_TEXT = {
-    "fr": {
-        "future": "Délai {type} expire dans {n} jour(s)",
-        "today": "Délai {type} expire aujourd'hui",
-        "past": "Délai {type} expiré depuis {n} jour(s)",
-    },
-    "en": {
-        "future": "{type} deadline expires in {n} day(s)",
-        "today": "{type} deadline expires today",
-        "past": "{type} deadline expired {n} day(s) ago",
-    },
-}
-LOCALES = tuple(_TEXT)
-
-
 def local_date(moment: datetime, zone: str) -> date:
     """The calendar day ``moment`` falls on in ``zone``."""
     return moment.astimezone(ZoneInfo(zone)).date()
@@ -80,14 +66,8 @@ def alert_key(deadline: DeadlineRecord, today: date | None) -> str:
 def alert_on(deadline: DeadlineRecord, today: date, tiers: Tiers, locale: str = "fr") -> Alert:
     """The alert ``deadline`` gives on ``today``, whatever its status and however far it is."""
     remaining = (deadline.due_date - today).days
-    text = _TEXT.get(locale, _TEXT["fr"])
-    if remaining < 0:
-        key = alert_key(deadline, None)
-        generated = text["past"].format(type=deadline.deadline_type, n=-remaining)
-    else:
-        key = alert_key(deadline, today)
-        template = text["today"] if remaining == 0 else text["future"]
-        generated = template.format(type=deadline.deadline_type, n=remaining)
+    key = alert_key(deadline, None if remaining < 0 else today)
+    generated = alert_message(deadline.deadline_type, remaining, locale)
     return Alert(key, remaining, tiers.urgency(remaining), deadline.message or generated)
 
 

@@ -68,12 +68,13 @@ def dossier(number: str) -> Dossier:
 
 # Deadlines the registry watches: (id, dossier, type, days from today). Those due within
 # three days alert at once (critical, urgent, warning); the others later.
-# Alerts read "Délai <type> expire dans 1 jour(s)", as in the seed.
+# Alerts read « Délai d'appel expire dans 2 jours », « Délai OQTF expire dans 1 jour »
+# (deadlines/wording.py).
 DEADLINES = (
     ("oqtf-diallo", "D-2026-021", "OQTF", 1),
     ("appel-arvel", "D-2026-027", "appel", 2),
     ("conclusions-tilleuls", "D-2026-014", "conclusions", 3),
-    ("declaration-martin", "D-2026-033", "succession", 24),
+    ("declaration-martin", "D-2026-033", "déclaration de succession", 24),
     ("convention-roche", "D-2026-041", "convention", 12),
 )
 

@@ -1,13 +1,53 @@
-/** Texts of the client and the NotificationCenter, in French (the seed's) and English. */
+/**
+ * Texts of the client and the NotificationCenter, in French (the seed's) and English.
+ *
+ * Every count goes through the locale's plural rules (`Intl.PluralRules`): French puts 0 and 1
+ * in the singular (« 0 connexion », « 1 jour restant »), English only 1 ("0 connections").
+ */
 
 export type Locale = "fr" | "en";
+
+/** The forms of a counted phrase; `#` stands for the number. `many` falls back to `other`. */
+export interface PluralForms {
+  one: string;
+  other: string;
+  many?: string;
+}
+
+/** `forms` for `count` under `locale`'s plural rules: plural("fr", 2, {one: "# jour", other: "# jours"}). */
+export function plural(locale: Locale, count: number, forms: PluralForms): string {
+  const category = pluralRules(locale).select(count);
+  const form = category === "one" ? forms.one : category === "many" ? (forms.many ?? forms.other) : forms.other;
+  return form.replace("#", String(count));
+}
+
+const rules = new Map<Locale, Intl.PluralRules>();
+function pluralRules(locale: Locale): Intl.PluralRules {
+  let found = rules.get(locale);
+  if (!found) {
+    found = new Intl.PluralRules(locale);
+    rules.set(locale, found);
+  }
+  return found;
+}
+
+/** Labels of figures shown beside their number (« 3 » over « alertes de délai »). */
+export interface CountLabels {
+  unread: (count: number) => string;
+  emails: (count: number) => string;
+  deadlineAlerts: (count: number) => string;
+  connections: (count: number) => string;
+}
 
 export interface Messages {
   live: string;
   connecting: string;
   disconnected: string;
   notifications: string;
+  /** The bell's and the tabs' count: « 1 non lue », « 3 non lues ». */
   unread: (count: number) => string;
+  /** The state of one item, read out after its title (visually hidden). */
+  unreadItem: string;
   tabs: { all: string; emails: string; dossiers: string; deadlines: string; system: string };
   markRead: string;
   markAllRead: string;
@@ -25,6 +65,7 @@ export interface Messages {
   actions: Record<"created" | "updated" | "status_changed" | "document_added", string>;
   urgency: Record<"critical" | "urgent" | "warning" | "info", string>;
   remaining: (days: number) => string;
+  counts: CountLabels;
   announce: { email: string; dossier: string; deadline: string; system: string };
   notSignedIn: string;
   signIn: string;
@@ -35,7 +76,8 @@ const fr: Messages = {
   connecting: "Connexion...",
   disconnected: "Déconnecté",
   notifications: "Notifications",
-  unread: (n) => (n === 0 ? "aucune non lue" : n === 1 ? "1 non lue" : `${n} non lues`),
+  unread: (n) => (n === 0 ? "aucune non lue" : plural("fr", n, { one: "# non lue", other: "# non lues" })),
+  unreadItem: "non lue",
   tabs: { all: "Tout", emails: "E-mails", dossiers: "Dossiers", deadlines: "Délais", system: "Système" },
   markRead: "Marquer comme lu",
   markAllRead: "Tout marquer comme lu",
@@ -45,7 +87,7 @@ const fr: Messages = {
   loadOlder: "Afficher les plus anciennes",
   loading: "Chargement…",
   close: "Fermer",
-  connectedClients: (n) => (n <= 1 ? `${n} connexion` : `${n} connexions`),
+  connectedClients: (n) => plural("fr", n, { one: "# connexion", other: "# connexions" }),
   newEmailTitle: "Nouvel e-mail",
   criticalDeadlineTitle: "⚠️ Délai critique",
   from: "De",
@@ -61,10 +103,14 @@ const fr: Messages = {
     d === 0
       ? "expire aujourd'hui"
       : d < 0
-        ? `expiré depuis ${-d} j`
-        : d === 1
-          ? "1 jour restant"
-          : `${d} jours restants`,
+        ? `expiré depuis ${plural("fr", -d, { one: "# jour", other: "# jours" })}`
+        : plural("fr", d, { one: "# jour restant", other: "# jours restants" }),
+  counts: {
+    unread: (n) => plural("fr", n, { one: "non lue", other: "non lues" }),
+    emails: (n) => plural("fr", n, { one: "e-mail", other: "e-mails" }),
+    deadlineAlerts: (n) => plural("fr", n, { one: "alerte de délai", other: "alertes de délai" }),
+    connections: (n) => plural("fr", n, { one: "connexion du cabinet", other: "connexions du cabinet" }),
+  },
   announce: {
     email: "Nouvel e-mail",
     dossier: "Dossier mis à jour",
@@ -81,6 +127,7 @@ const en: Messages = {
   disconnected: "Disconnected",
   notifications: "Notifications",
   unread: (n) => (n === 0 ? "none unread" : `${n} unread`),
+  unreadItem: "unread",
   tabs: { all: "All", emails: "E-mails", dossiers: "Dossiers", deadlines: "Deadlines", system: "System" },
   markRead: "Mark as read",
   markAllRead: "Mark all as read",
@@ -90,7 +137,7 @@ const en: Messages = {
   loadOlder: "Show older",
   loading: "Loading…",
   close: "Close",
-  connectedClients: (n) => (n === 1 ? "1 connection" : `${n} connections`),
+  connectedClients: (n) => plural("en", n, { one: "# connection", other: "# connections" }),
   newEmailTitle: "New e-mail",
   criticalDeadlineTitle: "⚠️ Critical deadline",
   from: "From",
@@ -106,10 +153,14 @@ const en: Messages = {
     d === 0
       ? "due today"
       : d < 0
-        ? `overdue by ${-d} d`
-        : d === 1
-          ? "1 day left"
-          : `${d} days left`,
+        ? `overdue by ${plural("en", -d, { one: "# day", other: "# days" })}`
+        : plural("en", d, { one: "# day left", other: "# days left" }),
+  counts: {
+    unread: () => "unread",
+    emails: (n) => plural("en", n, { one: "e-mail", other: "e-mails" }),
+    deadlineAlerts: (n) => plural("en", n, { one: "deadline alert", other: "deadline alerts" }),
+    connections: (n) => plural("en", n, { one: "connection in the firm", other: "connections in the firm" }),
+  },
   announce: {
     email: "New e-mail",
     dossier: "Dossier updated",

@@ -4,7 +4,11 @@
  *
  * Accessible: the panel is a dialog that keeps focus inside while open (Tab cycles, Escape
  * closes and gives focus back to the bell), tabs follow the ARIA tabs pattern (arrow keys,
- * Home, End), and new notifications are announced through a polite live region.
+ * Home, End), and new notifications are announced through a polite live region. Each
+ * item is named by its title and, when unread, « non lue » once (visually hidden).
+ *
+ * The panel fits the viewport down to 320 px: placed by `usePanelPlacement`, its header and
+ * toolbar wrap, its tabs condense (and scroll if they must), its list scrolls inside.
  */
 import { useCallback, useEffect, useId, useLayoutEffect, useMemo, useRef, useState, type KeyboardEvent, type ReactElement } from "react";
 
@@ -12,6 +16,7 @@ import { messages, type Locale, type Messages } from "../core/i18n.js";
 import type { AnyNotification } from "../core/types.js";
 import { describeItem } from "./describe.js";
 import { BellIcon, BellOffIcon, CheckAllIcon, CheckIcon, CloseIcon, TrashIcon } from "./icons.js";
+import { usePanelPlacement } from "./placement.js";
 import { injectStyles } from "./styles.js";
 import { formatAbsolute, formatRelative, useNow } from "./time.js";
 import { useTocsin, type UseTocsinResult, type UseWebSocketOptions } from "./useWebSocket.js";
@@ -68,6 +73,7 @@ export function NotificationCenter(props: NotificationCenterProps): ReactElement
   const label = statusLabel(status, t);
 
   useLayoutEffect(() => injectStyles(), []);
+  usePanelPlacement(open, rootRef, panelRef);
 
   // New notifications are read out by screen readers (polite: after what they are saying).
   useEffect(
@@ -169,7 +175,8 @@ export function NotificationCenter(props: NotificationCenterProps): ReactElement
       {!hideLabel && (
         <span className="tocsin-pill" data-status={status} data-testid="tocsin-status">
           <span className="tocsin-pill-dot" aria-hidden="true" />
-          {label}
+          {/* On a phone only the dot shows here: the panel's header spells it out. */}
+          <span className="tocsin-pill-text">{label}</span>
         </span>
       )}
       <div className="tocsin-sr-only" aria-live="polite" aria-atomic="true" data-testid="tocsin-live">
@@ -232,20 +239,22 @@ export function NotificationCenter(props: NotificationCenterProps): ReactElement
                 aria-selected={tab === key}
                 aria-controls={`${id}-tabpanel`}
                 tabIndex={tab === key ? 0 : -1}
+                // The count is read with its words (« E-mails (2 non lues) »), not as a bare number.
+                aria-label={unreadIn[key] > 0 ? `${t.tabs[key]} (${t.unread(unreadIn[key])})` : undefined}
                 data-testid={`tocsin-tab-${key}`}
                 onClick={() => setTab(key)}
                 onKeyDown={onTabKey}
               >
                 {t.tabs[key]}
                 {unreadIn[key] > 0 && (
-                  <span className="tocsin-count" aria-label={t.unread(unreadIn[key])}>
+                  <span className="tocsin-count" aria-hidden="true">
                     {unreadIn[key]}
                   </span>
                 )}
               </button>
             ))}
           </div>
-          <div id={`${id}-tabpanel`} role="tabpanel" aria-labelledby={`${id}-tab-${tab}`}>
+          <div id={`${id}-tabpanel`} className="tocsin-tabpanel" role="tabpanel" aria-labelledby={`${id}-tab-${tab}`}>
             {items.length === 0 ? (
               <div className="tocsin-empty" data-testid="tocsin-empty">
                 <BellOffIcon />
@@ -284,6 +293,7 @@ interface ItemProps {
 
 function Item({ item, t, locale, now, onActivate, onMarkRead }: ItemProps): ReactElement {
   const view = describeItem(item, t);
+  const id = useId();
   const onKey = (event: KeyboardEvent<HTMLLIElement>) => {
     if ((event.key === "Enter" || event.key === " ") && event.target === event.currentTarget) {
       event.preventDefault();
@@ -297,6 +307,8 @@ function Item({ item, t, locale, now, onActivate, onMarkRead }: ItemProps): Reac
       data-event={item.event}
       data-read={item.read ? "true" : "false"}
       data-testid="tocsin-item"
+      aria-labelledby={item.read ? `${id}-title` : `${id}-title ${id}-state`}
+      aria-describedby={`${id}-meta`}
       tabIndex={0}
       onClick={() => onActivate(item)}
       onKeyDown={onKey}
@@ -305,8 +317,17 @@ function Item({ item, t, locale, now, onActivate, onMarkRead }: ItemProps): Reac
         {view.icon}
       </span>
       <div className="tocsin-body">
-        <p className="tocsin-title">{view.title}</p>
-        <p className="tocsin-meta">{view.meta}</p>
+        <p className="tocsin-title" id={`${id}-title`}>
+          {view.title}
+        </p>
+        {!item.read && (
+          <span className="tocsin-sr-only" id={`${id}-state`}>
+            {t.unreadItem}
+          </span>
+        )}
+        <p className="tocsin-meta" id={`${id}-meta`}>
+          {view.meta}
+        </p>
         <div className="tocsin-tags">
           {view.tags.map((tag) => (
             <span key={tag.text} className={`tocsin-tag${tag.tone ? ` tocsin-tag--${tag.tone}` : ""}`}>
@@ -316,7 +337,6 @@ function Item({ item, t, locale, now, onActivate, onMarkRead }: ItemProps): Reac
           <time className="tocsin-time" dateTime={item.timestamp} title={formatAbsolute(item.timestamp, locale)}>
             {formatRelative(item.timestamp, now, locale)}
           </time>
-          {!item.read && <span className="tocsin-sr-only">({t.unread(1)})</span>}
         </div>
       </div>
       {!item.read && (

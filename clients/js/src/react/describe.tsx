@@ -42,7 +42,7 @@ export function describeItem(item: AnyNotification, t: Messages): ItemView {
         icon: <AlertIcon />,
         tone: item.urgency,
         title: item.message,
-        meta: `${item.deadlineType} · ${t.remaining(item.remainingDays)}`,
+        meta: `${capitalised(item.deadlineType)} · ${t.remaining(item.remainingDays)}`,
         tags: [{ text: t.urgency[item.urgency] ?? item.urgency, tone: item.urgency }, { text: item.dossierNumber }],
         announce: `${t.announce.deadline} (${t.urgency[item.urgency] ?? item.urgency}) : ${item.message}`,
       };
@@ -58,4 +58,9 @@ export function describeItem(item: AnyNotification, t: Messages): ItemView {
     default:
       return { icon: <InfoIcon />, tone: "system", title: "", meta: "", tags: [], announce: "" };
   }
+}
+
+/** « signification » → « Signification » (the type heads its line; acronyms are unchanged). */
+function capitalised(text: string): string {
+  return text ? text[0]!.toUpperCase() + text.slice(1) : text;
 }

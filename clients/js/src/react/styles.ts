@@ -19,20 +19,22 @@ const CSS = `
 .tocsin-pill[data-status=connected]{color:#15803d;background:#f0fdf4}
 .tocsin-pill[data-status=connecting]{color:#a16207;background:#fefce8}
 .tocsin-pill[data-status=disconnected]{color:#b91c1c;background:#fef2f2}
-.tocsin-panel{position:absolute;top:calc(100% + 8px);right:0;z-index:1000;width:min(460px,calc(100vw - 16px));background:var(--tn-bg);border:1px solid var(--tn-line);border-radius:12px;box-shadow:0 20px 40px -12px rgba(15,23,42,.28);overflow:hidden}
-.tocsin-head{display:flex;align-items:center;gap:.5rem;padding:12px 10px 4px 16px}
-.tocsin-toolbar{display:flex;align-items:center;gap:.25rem;padding:0 10px 8px 16px}
-.tocsin-toolbar .tocsin-sub{flex:1}
-.tocsin-head h2{margin:0;font-size:16px;font-weight:700;flex:1}
+.tocsin-panel{position:absolute;top:calc(100% + 8px);right:0;z-index:1000;width:min(460px,calc(100vw - 16px));max-height:min(600px,calc(100vh - 80px));display:flex;flex-direction:column;container-type:inline-size;background:var(--tn-bg);border:1px solid var(--tn-line);border-radius:12px;box-shadow:0 20px 40px -12px rgba(15,23,42,.28);overflow:hidden}
+.tocsin-head{flex:none;display:flex;align-items:center;gap:.5rem;padding:12px 10px 4px 16px}
+.tocsin-toolbar{flex:none;display:flex;flex-wrap:wrap;align-items:center;justify-content:flex-end;gap:2px .25rem;padding:0 10px 8px 16px}
+.tocsin-toolbar .tocsin-sub{flex:1 0 auto}
+.tocsin-toolbar .tocsin-iconbtn{flex:none;white-space:nowrap}
+.tocsin-head h2{margin:0;font-size:16px;font-weight:700;flex:1;min-width:0;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
 .tocsin-sub{font-size:12px;color:var(--tn-muted)}
 .tocsin-iconbtn{display:inline-flex;align-items:center;justify-content:center;gap:.3rem;height:30px;padding:0 8px;border:0;border-radius:8px;background:transparent;color:var(--tn-muted);cursor:pointer;font:inherit;font-size:12px}
 .tocsin-iconbtn:hover{background:var(--tn-hover);color:var(--tn-fg)}
 .tocsin-iconbtn:disabled{opacity:.45;cursor:default}
-.tocsin-tabs{display:flex;gap:0;padding:0 6px;border-bottom:1px solid var(--tn-line);overflow-x:auto}
-.tocsin-tab{flex:none;display:inline-flex;align-items:center;gap:.3rem;padding:9px 8px;border:0;border-bottom:2px solid transparent;background:transparent;color:var(--tn-muted);font:inherit;font-size:13px;font-weight:600;cursor:pointer}
+.tocsin-tabs{flex:none;display:flex;gap:0;padding:0 4px;border-bottom:1px solid var(--tn-line);overflow-x:auto;scrollbar-width:none}
+.tocsin-tabpanel{flex:1 1 auto;min-height:0;overflow-y:auto;overscroll-behavior:contain}
+.tocsin-tab{flex:none;display:inline-flex;align-items:center;gap:.3rem;padding:9px 7px;border:0;border-bottom:2px solid transparent;background:transparent;color:var(--tn-muted);font:inherit;font-size:13px;font-weight:600;cursor:pointer}
 .tocsin-tab[aria-selected=true]{color:var(--tn-accent);border-bottom-color:var(--tn-accent)}
 .tocsin-count{min-width:18px;padding:0 5px;border-radius:9999px;background:#eef2ff;color:#3730a3;font-size:11px;line-height:18px;text-align:center}
-.tocsin-list{list-style:none;margin:0;padding:0;max-height:420px;overflow-y:auto}
+.tocsin-list{list-style:none;margin:0;padding:0}
 .tocsin-item{position:relative;display:flex;gap:.75rem;padding:12px 14px;border-bottom:1px solid var(--tn-line);cursor:pointer}
 .tocsin-item:hover{background:var(--tn-hover)}
 .tocsin-item.is-unread{background:#f5f9ff}
@@ -62,6 +64,19 @@ const CSS = `
 .tocsin-empty{display:flex;flex-direction:column;align-items:center;gap:.5rem;padding:40px 16px;color:var(--tn-muted);text-align:center}
 .tocsin-empty svg{width:32px;height:32px;opacity:.6}
 .tocsin-foot{padding:8px;text-align:center;border-top:1px solid var(--tn-line)}
+@container (max-width:419px){
+  .tocsin-head{padding:10px 6px 2px 14px}
+  .tocsin-toolbar{padding:0 6px 6px 14px}
+  .tocsin-tabs{padding:0 1px}
+  .tocsin-tab{padding:9px 4px;gap:3px;font-size:12px}
+  .tocsin-count{min-width:15px;padding:0 4px;font-size:10px;line-height:15px}
+  .tocsin-item{gap:.6rem;padding:10px 6px 10px 14px}
+  .tocsin-icon{width:32px;height:32px}
+}
+@media (max-width:480px){
+  .tocsin-nc>.tocsin-pill{padding:6px}
+  .tocsin-nc>.tocsin-pill .tocsin-pill-text{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0,0,0,0);white-space:nowrap}
+}
 .tocsin-sr-only{position:absolute!important;width:1px;height:1px;padding:0;margin:-1px;overflow:hidden;clip:rect(0,0,0,0);white-space:nowrap;border:0}
 `;
 
