@@ -4,11 +4,13 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 COMPAT := tests/compat
 JS := clients/js
+PUBLISHER := clients/publisher
+JS_DIST := clients/dist
 WEB := src/tocsin/web/index.html
 JS_SOURCES := $(shell find $(JS)/src $(JS)/scripts -type f 2>/dev/null) $(JS)/package.json $(JS)/tsconfig.json
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint format compat-deps clean web js-test demo
+.PHONY: help run test lint format compat-deps clean web js-test js-packages demo
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -43,12 +45,26 @@ web: ## build the browser client and the page served at / (needs npm)
 	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory $(WEB); \
 	else echo "npm not found: the page at / is not built (the API works without it)"; fi
 
-js-test: $(JS)/node_modules/.package-lock.json ## typecheck and unit-test the browser client (node --test)
+$(PUBLISHER)/node_modules/.package-lock.json: $(PUBLISHER)/package-lock.json
+	npm ci --prefix $(PUBLISHER) --no-audit --no-fund --loglevel=error
+	touch $@
+
+js-test: $(JS)/node_modules/.package-lock.json $(PUBLISHER)/node_modules/.package-lock.json ## typecheck and unit-test the browser client and the publisher (node --test)
 	npm run --prefix $(JS) --silent typecheck
 	npm test --prefix $(JS) --silent
+	npm run --prefix $(PUBLISHER) --silent typecheck
+	npm test --prefix $(PUBLISHER) --silent
 
-demo: $(BIN)/tocsin web ## run the demo law firm on http://127.0.0.1:8000
-	$(BIN)/tocsin demo
+# npm pack runs each package's prepack (its build): the tarballs hold dist/.
+js-packages: $(JS)/node_modules/.package-lock.json $(PUBLISHER)/node_modules/.package-lock.json ## npm pack @tocsin/client and @tocsin/publisher into clients/dist/ (for `npm install <tarballs>`)
+	@mkdir -p $(JS_DIST)
+	@for package in $(JS) $(PUBLISHER); do \
+		(cd $$package && npm pack --silent --pack-destination $(abspath $(JS_DIST)) >/dev/null) || exit 1; \
+	done
+	@echo "In your app: npm install $(abspath $(JS_DIST))/tocsin-client-$$(node -p 'require("./$(JS)/package.json").version').tgz $(abspath $(JS_DIST))/tocsin-publisher-$$(node -p 'require("./$(PUBLISHER)/package.json").version').tgz"
+
+demo: $(BIN)/tocsin web ## run the demo law firm on http://127.0.0.1:8000 (ARGS="--port 8001 --interval 3")
+	$(BIN)/tocsin demo $(ARGS)
 
 test: $(VENV)/.test-deps compat-deps bench-deps web js-test ## install test dependencies and run every test
 	$(BIN)/pytest
@@ -63,7 +79,7 @@ format: $(VENV)/.test-deps ## apply ruff's formatting and fixes
 	$(BIN)/ruff check --fix src tests examples bench hatch_build.py
 
 clean: ## remove the virtualenv, caches and Node modules
-	rm -rf $(VENV) $(COMPAT)/node_modules $(JS)/node_modules $(JS)/.test-build $(JS)/dist src/tocsin/web test-artifacts .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(COMPAT)/node_modules $(JS)/node_modules $(JS)/.test-build $(JS)/dist $(PUBLISHER)/node_modules $(PUBLISHER)/.test-build $(PUBLISHER)/dist $(JS_DIST) src/tocsin/web test-artifacts .pytest_cache .mypy_cache .ruff_cache
 
 # Benchmarks (bench/): Tocsin against a reference Node socket.io server, side by side.
 BENCH_NODE := bench/node-reference
