@@ -1,4 +1,5 @@
-"""``tocsin`` command line: serve, migrate, keys, send, token."""
+"""The ``tocsin`` command line: serve, demo, migrate, keys, send, deadlines, token,
+checktoken, checkconfig."""
 
 from __future__ import annotations
 
@@ -6,11 +7,14 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import socket
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import date, datetime
 from typing import Any
 
+from tocsin import dblocation
 from tocsin.auth.apikeys import Publisher
 from tocsin.auth.jwt import mint_jwt
 from tocsin.config import ConfigError, Settings, load_settings
@@ -18,6 +22,7 @@ from tocsin.demo import add_demo_command
 from tocsin.errors import TocsinError
 from tocsin.models import NOTIFICATION_EVENTS
 from tocsin.redact import redact
+from tocsin.startup import StartupError, describe_failure, ensure_port_free, missing_secrets
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -29,14 +34,38 @@ def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(**overrides)
 
 
+def _say_database(args: argparse.Namespace, settings: Settings) -> None:
+    flag = getattr(args, "database_url", None)
+    where = dblocation.shown(settings.database_url)
+    print(f"tocsin: database {where} ({dblocation.source(flag)})", file=sys.stderr)
+
+
+def _store_settings(args: argparse.Namespace) -> Settings:
+    """Settings of a command that opens the store: it says which database it uses, and
+    refuses to create the default SQLite file (``serve`` and ``demo`` alone may).
+
+    Raises:
+        ConfigError: a setting is invalid, or the default database does not exist.
+    """
+    settings = _settings(args)
+    _say_database(args, settings)
+    dblocation.refuse_new_default_file(settings.database_url, getattr(args, "database_url", None))
+    return settings
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run a node with uvicorn (``--workers N``: N processes sharing the port)."""
     import uvicorn
 
     from tocsin.app import create_app
-    from tocsin.serving import uvicorn_options
+    from tocsin.serving import serve_workers, uvicorn_options
 
     settings = _settings(args)
+    if args.fd is None:
+        ensure_port_free(settings.host, settings.port)
+    _say_database(args, settings)
+    for line in missing_secrets(settings):
+        print(f"tocsin: {line}", file=sys.stderr)
     workers = args.workers or settings.workers
     config = uvicorn_options(settings)
     if args.fd is not None and workers == 1:
@@ -47,28 +76,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
         server = uvicorn.Server(uvicorn.Config(create_app(settings), **config))
         server.run(sockets=[listener])
         return 0
-    if args.fd is not None:
-        config["fd"] = args.fd
-    else:
-        config.update(host=settings.host, port=settings.port)
     if workers == 1:
+        config.update(host=settings.host, port=settings.port)
         uvicorn.run(create_app(settings), **config)
         return 0
     # Workers build their own app from the environment: hand the CLI's overrides down.
     os.environ["TOCSIN_DATABASE_URL"] = settings.database_url
-    if not settings.websocket_only:
-        # The kernel spreads connections over workers; long-polling needs sticky sessions.
-        print(
-            "tocsin: --workers > 1 serves WebSocket only (TOCSIN_WEBSOCKET_ONLY)", file=sys.stderr
-        )
-        os.environ["TOCSIN_WEBSOCKET_ONLY"] = "true"
     if not settings.redis_url:
         print(
             "tocsin: without TOCSIN_REDIS_URL, workers learn of each other's publishes by "
             f"polling the store (every {settings.poll_interval}s)",
             file=sys.stderr,
         )
-    uvicorn.run("tocsin.app:create_app", factory=True, workers=workers, **config)
+    # Long-polling works across workers: each request reaches its session's worker.
+    serve_workers(settings, workers, args.fd)
     return 0
 
 
@@ -82,17 +103,30 @@ def cmd_checkconfig(args: argparse.Namespace) -> int:
         f"settings: ok (database {settings.database_url.split('://')[0]}, "
         f"bus {'redis' if settings.redis_url else 'in-process'})"
     )
+    flag = getattr(args, "database_url", None)
+    print(f"database: {dblocation.shown(settings.database_url)} ({dblocation.source(flag)})")
 
-    async def reach() -> None:
-        service = create_service(settings)
+    async def reach_database(service: Any) -> None:
+        path = dblocation.sqlite_file(settings.database_url)
+        if path is not None and not path.exists():
+            # Opening it would create it: say what `serve` will do instead.
+            if os.access(path.parent, os.W_OK):
+                print(f"database: {path} does not exist yet; `tocsin serve` creates it")
+            else:
+                problems.append(f"database: cannot create {path} (no writable {path.parent})")
+            return
         try:
             await service.store.open(migrate=False)
             await service.store.ping()
             print("database: reachable")
         except Exception as exc:
-            problems.append(f"database: unreachable ({type(exc).__name__}: {redact(str(exc))})")
+            problems.append(f"database: unreachable ({describe_failure(exc)})")
         finally:
             await service.store.close()
+
+    async def reach() -> None:
+        service = create_service(settings)
+        await reach_database(service)
         if settings.redis_url:
             await service.bus.start(None)
             try:
@@ -126,8 +160,10 @@ def _with_service(
 ) -> int:
     from tocsin.app import create_service
 
+    settings = _store_settings(args)
+
     async def run() -> int:
-        service = create_service(_settings(args))
+        service = create_service(settings)
         await service.store.open(migrate=migrate)
         await service.bus.start(None)
         try:
@@ -162,6 +198,7 @@ def cmd_keys(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
         elif args.keys_command == "list":
+            print("KEY ID\tTENANT\tSTATE\tCREATED\tNAME")
             for record in await service.list_api_keys(args.tenant):
                 state = "revoked" if record.revoked_at else "active"
                 print(
@@ -176,12 +213,26 @@ def cmd_keys(args: argparse.Namespace) -> int:
     return _with_service(args, action)
 
 
-def _parse_fields(pairs: Sequence[str]) -> dict[str, Any]:
+_FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def parse_fields(pairs: Sequence[str]) -> dict[str, Any]:
+    """The fields of ``tocsin send`` (``subject=Hello remainingDays=2``) as a dict.
+
+    Raises:
+        ValueError: a field is not ``name=value``, or is given twice; the message names it.
+    """
     fields: dict[str, Any] = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
-        if not sep or not name:
-            raise TocsinError(f"expected key=value, got {pair!r}", field=pair)
+        if not sep or not _FIELD_NAME.fullmatch(name):
+            raise ValueError(
+                f"malformed field {pair!r}: expected name=value, e.g. subject=Bonjour "
+                "(quote a value with spaces: 'subject=Conclusions adverses')"
+            )
+        if name in fields or name == "event":
+            what = "is the first argument" if name == "event" else "is given twice"
+            raise ValueError(f"field {name!r} {what}")
         try:
             # Numbers and JSON literals keep their type (remainingDays=2); the rest is text.
             fields[name] = json.loads(value) if value[:1] in "-0123456789[{tfn" else value
@@ -192,7 +243,7 @@ def _parse_fields(pairs: Sequence[str]) -> dict[str, Any]:
 
 def cmd_send(args: argparse.Namespace) -> int:
     """Publish one notification straight into the store (running nodes pick it up)."""
-    notification = {"event": args.kind, **_parse_fields(args.fields)}
+    notification = {"event": args.kind, **args.fields}
     if args.tenant:
         notification["tenantId"] = args.tenant
     if args.user:
@@ -208,8 +259,6 @@ def cmd_send(args: argparse.Namespace) -> int:
 
 def cmd_deadlines(args: argparse.Namespace) -> int:
     """Put, list or check deadlines (``check`` is what a system cron runs)."""
-    from datetime import date, datetime
-
     from tocsin.deadlines.service import SCHEDULER, DeadlineService, deadline_to_json
 
     async def action(service: Any) -> int:
@@ -234,16 +283,13 @@ def cmd_deadlines(args: argparse.Namespace) -> int:
             records = await deadlines.list_deadlines(
                 SCHEDULER,
                 args.tenant,
-                due_from=date.fromisoformat(args.due_from) if args.due_from else None,
-                due_to=date.fromisoformat(args.due_to) if args.due_to else None,
+                due_from=args.due_from,
+                due_to=args.due_to,
             )
             for record in records:
                 print(json.dumps(deadline_to_json(record), ensure_ascii=False))
         else:
-            now = datetime.fromisoformat(args.now) if args.now else None
-            if now is not None and now.tzinfo is None:
-                raise TocsinError("--now needs an offset, e.g. 2026-10-25T00:30+02:00", field="now")
-            report = await deadlines.check(now)
+            report = await deadlines.check(args.now)
             print(json.dumps(report.to_json()))
         return 0
 
@@ -302,13 +348,86 @@ def cmd_checktoken(args: argparse.Namespace) -> int:
     return 0
 
 
+def _text(value: str) -> str:
+    """An argparse type: a value that is not blank (a blank id makes a token nobody can use)."""
+    if not value.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return value
+
+
+def _seconds(value: str) -> int:
+    """An argparse type: a whole number of seconds, more than zero."""
+    try:
+        seconds = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected whole seconds, got {value!r}") from None
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, got {seconds}")
+    return seconds
+
+
+def _instant(value: str) -> datetime:
+    """An argparse type: an ISO 8601 time with its UTC offset."""
+    example = "e.g. 2026-10-25T00:30+02:00"
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an ISO 8601 time with its offset, {example}; got {value!r}"
+        ) from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"needs a UTC offset, {example}; got {value!r}")
+    return moment
+
+
+def _day(value: str) -> date:
+    """An argparse type: an ISO 8601 date."""
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a date as YYYY-MM-DD, e.g. 2026-03-10; got {value!r}"
+        ) from None
+
+
+class _CommandsFormatter(argparse.HelpFormatter):
+    """argparse's help, with each command and its help on one line.
+
+    argparse measures sub-commands at their parent's indent, one level short of where it
+    prints them, so the longest names (checkconfig) had their help pushed to the next line.
+    """
+
+    def add_argument(self, action: argparse.Action) -> None:
+        """Add ``action``, and make room for its sub-commands at their real indent."""
+        super().add_argument(action)
+        if action.help is not argparse.SUPPRESS:
+            for subaction in self._iter_indented_subactions(action):
+                width = len(self._format_action_invocation(subaction)) + self._current_indent
+                self._action_max_length = max(self._action_max_length, width)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every sub-command."""
-    parser = argparse.ArgumentParser(prog="tocsin", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(
+        prog="tocsin",
+        description="Tocsin, a self-hosted real-time notification server: publish over HTTP, "
+        "deliver over Socket.IO, keep a per-user inbox.",
+        epilog="Settings are read from TOCSIN_* variables (README: Settings).",
+        formatter_class=_CommandsFormatter,
+    )
+    sub = parser.add_subparsers(
+        dest="command",
+        required=True,
+        title="commands",
+        metavar="COMMAND",
+        help="`tocsin COMMAND -h` shows its options",
+    )
 
     def with_db(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        p.add_argument("--database-url", help="overrides TOCSIN_DATABASE_URL")
+        p.add_argument(
+            "--database-url",
+            help="the database (TOCSIN_DATABASE_URL; default ./tocsin.db of the current directory)",
+        )
         return p
 
     serve = with_db(sub.add_parser("serve", help="run a Tocsin node"))
@@ -322,59 +441,73 @@ def build_parser() -> argparse.ArgumentParser:
         func=cmd_migrate
     )
 
-    keys = sub.add_parser("keys", help="manage publisher API keys")
-    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    keys = sub.add_parser("keys", help="create, list or revoke publisher API keys")
+    keys_sub = keys.add_subparsers(
+        dest="keys_command", required=True, title="commands", metavar="COMMAND"
+    )
     create = with_db(keys_sub.add_parser("create", help="create a key for a tenant"))
-    create.add_argument("--tenant", required=True)
-    create.add_argument("--name", default="")
-    listing = with_db(keys_sub.add_parser("list", help="list keys"))
-    listing.add_argument("--tenant")
+    create.add_argument("--tenant", required=True, type=_text, help="the tenant it publishes to")
+    create.add_argument("--name", default="", help="a label, e.g. the app that uses it")
+    listing = with_db(keys_sub.add_parser("list", help="list keys (never their secret)"))
+    listing.add_argument("--tenant", help="only this tenant's keys")
     revoke = with_db(keys_sub.add_parser("revoke", help="revoke a key by id"))
-    revoke.add_argument("key_id")
+    revoke.add_argument("key_id", help="the id `keys list` shows (tsk_<id>_…)")
     keys.set_defaults(func=cmd_keys)
 
-    send = with_db(sub.add_parser("send", help="publish a notification"))
-    send.add_argument("kind", choices=NOTIFICATION_EVENTS)
-    send.add_argument("--tenant")
-    send.add_argument("--user")
-    send.add_argument("fields", nargs="*", metavar="key=value")
-    send.set_defaults(func=cmd_send)
+    send = with_db(
+        sub.add_parser(
+            "send",
+            help="publish a notification into the store",
+            description="Publish one notification. Options and key=value fields go in any order; "
+            "numbers and JSON literals keep their type (remainingDays=2).",
+        )
+    )
+    send.add_argument("kind", choices=NOTIFICATION_EVENTS, help="the event")
+    send.add_argument("--tenant", type=_text, help="tenantId")
+    send.add_argument("--user", type=_text, help="userId (needs --tenant)")
+    send.add_argument(
+        "fields", nargs="*", metavar="key=value", help="the notification's fields: subject=…"
+    )
+    # main() completes the fields with those after an option (see parse_fields).
+    send.set_defaults(func=cmd_send, fields_parser=send)
 
-    deadlines = sub.add_parser("deadlines", help="the deadline registry and its check")
-    deadlines_sub = deadlines.add_subparsers(dest="deadlines_command", required=True)
+    deadlines = sub.add_parser("deadlines", help="put, list or check deadlines")
+    deadlines_sub = deadlines.add_subparsers(
+        dest="deadlines_command", required=True, title="commands", metavar="COMMAND"
+    )
     put = with_db(deadlines_sub.add_parser("put", help="create or replace a deadline"))
-    put.add_argument("id")
-    put.add_argument("--tenant", required=True)
-    put.add_argument("--user", required=True)
+    put.add_argument("id", help="the deadline's id, unique within its tenant")
+    put.add_argument("--tenant", required=True, type=_text, help="tenantId")
+    put.add_argument("--user", required=True, type=_text, help="userId, who is alerted")
     put.add_argument("--dossier", required=True, help="dossier number")
     put.add_argument("--type", required=True, help="deadline type, e.g. OQTF")
     put.add_argument("--due", required=True, help="date (2026-03-10) or datetime with offset")
-    put.add_argument("--status", choices=["open", "closed"], default="open")
+    put.add_argument("--status", choices=["open", "closed"], default="open", help="default open")
     put.add_argument("--timezone", help="defaults to TOCSIN_TIMEZONE")
-    put.add_argument("--message")
+    put.add_argument("--message", help="text of the alerts (default: generated)")
     dl_list = with_db(deadlines_sub.add_parser("list", help="list deadlines"))
-    dl_list.add_argument("--tenant")
-    dl_list.add_argument("--from", dest="due_from", help="due on or after (YYYY-MM-DD)")
-    dl_list.add_argument("--to", dest="due_to", help="due on or before (YYYY-MM-DD)")
+    dl_list.add_argument("--tenant", help="only this tenant's")
+    dl_list.add_argument("--from", dest="due_from", type=_day, help="due on or after (YYYY-MM-DD)")
+    dl_list.add_argument("--to", dest="due_to", type=_day, help="due on or before (YYYY-MM-DD)")
     check_dl = with_db(deadlines_sub.add_parser("check", help="publish the alerts due now"))
-    check_dl.add_argument("--now", help="the clock to use, e.g. 2026-10-25T00:30+02:00")
+    check_dl.add_argument(
+        "--now", type=_instant, help="the clock to use, with offset: 2026-10-25T00:30+02:00"
+    )
     deadlines.set_defaults(func=cmd_deadlines)
 
     token = sub.add_parser("token", help="print a development JWT for a user")
-    token.add_argument("--user", required=True)
-    token.add_argument("--tenant", required=True)
-    token.add_argument("--role")
-    token.add_argument("--ttl", type=int, default=3600, help="seconds (default 3600)")
+    token.add_argument("--user", required=True, type=_text, help="userId (claims id and sub)")
+    token.add_argument("--tenant", required=True, type=_text, help="tenantId")
+    token.add_argument("--role", help="role claim, e.g. lawyer")
+    token.add_argument("--ttl", type=_seconds, default=3600, help="seconds (default 3600)")
     token.set_defaults(func=cmd_token)
 
     checkconfig = with_db(
-        sub.add_parser("checkconfig", help="validate settings and reach the database and Redis")
+        sub.add_parser("checkconfig", help="validate settings; reach the database and Redis")
     )
     checkconfig.set_defaults(func=cmd_checkconfig)
 
-    check = sub.add_parser(
-        "checktoken", help="explain whether a token or session cookie is accepted, and why"
-    )
+    check = sub.add_parser("checktoken", help="say whether a token or cookie is accepted, and why")
     check.add_argument("token", help="a token, a 'name=value; …' cookie header, or - for stdin")
     check.add_argument(
         "--cookie-name",
@@ -385,14 +518,45 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _take_fields(args: argparse.Namespace, extra: list[str]) -> None:
+    """Parse ``send``'s key=value fields, those after an option (in ``extra``) included,
+    into ``args.fields``. Exits with the usage on a malformed field or an unknown option."""
+    parser: argparse.ArgumentParser = args.fields_parser
+    pairs = [*args.fields, *(item for item in extra if not item.startswith("-"))]
+    left = [item for item in extra if item.startswith("-")]
+    if left:
+        parser.error("unrecognized arguments: " + " ".join(left))
+    try:
+        args.fields = parse_fields(pairs)
+    except ValueError as exc:
+        parser.error(str(exc))
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The command line's arguments; exits with the usage (status 2) on a mistake."""
+    parser = build_parser()
+    # argparse fills a positional list only up to the first option after it:
+    # `send email-received --tenant t subject=…` leaves `subject=…` over. parse_intermixed_args
+    # would take it, but refuses sub-commands; parse_known_args leaves it for _take_fields.
+    args, extra = parser.parse_known_args(argv)
+    if getattr(args, "fields_parser", None) is not None:
+        _take_fields(args, extra)
+    elif extra:
+        parser.error("unrecognized arguments: " + " ".join(extra))
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``tocsin`` command."""
-    args = build_parser().parse_args(argv)
+    args = parse_args(argv)
     try:
         code: int = args.func(args)
     except ConfigError as exc:
         print(f"tocsin: {redact(str(exc))}", file=sys.stderr)
         return 2
+    except StartupError as exc:
+        print(f"tocsin: {exc}", file=sys.stderr)
+        return 1
     except TocsinError as exc:
         print(f"tocsin: {exc.message}", file=sys.stderr)
         return 1

@@ -16,6 +16,9 @@ class ConfigError(Exception):
 
 
 def _env(*names: str) -> AliasChoices:
+    # Only these names are read from the environment; the field's own name works as a
+    # keyword (populate_by_name). A bare DATABASE_URL, REDIS_URL or PORT belongs to the
+    # host app (Prisma's DATABASE_URL, a platform's PORT) and must never reach Tocsin.
     return AliasChoices(*names)
 
 
@@ -33,219 +36,191 @@ class Settings(BaseSettings):
 
     database_url: str = Field(
         default="sqlite+aiosqlite:///./tocsin.db",
-        validation_alias=_env("TOCSIN_DATABASE_URL", "database_url"),
+        validation_alias=_env("TOCSIN_DATABASE_URL"),
     )
-    redis_url: str | None = Field(
-        default=None, validation_alias=_env("TOCSIN_REDIS_URL", "redis_url")
-    )
-    host: str = Field(default="127.0.0.1", validation_alias=_env("TOCSIN_HOST", "host"))
-    port: int = Field(default=8000, ge=0, le=65535, validation_alias=_env("TOCSIN_PORT", "port"))
-    admin_key: str | None = Field(
-        default=None, validation_alias=_env("TOCSIN_ADMIN_KEY", "admin_key")
-    )
-    jwt_secret: str | None = Field(
-        default=None, validation_alias=_env("TOCSIN_JWT_SECRET", "jwt_secret")
-    )
-    nextauth_secret: str | None = Field(
-        default=None, validation_alias=_env("NEXTAUTH_SECRET", "nextauth_secret")
-    )
-    auth_secret: str | None = Field(
-        default=None, validation_alias=_env("AUTH_SECRET", "auth_secret")
-    )
-    auth_secret_1: str | None = Field(
-        default=None, validation_alias=_env("AUTH_SECRET_1", "auth_secret_1")
-    )
-    auth_secret_2: str | None = Field(
-        default=None, validation_alias=_env("AUTH_SECRET_2", "auth_secret_2")
-    )
-    auth_secret_3: str | None = Field(
-        default=None, validation_alias=_env("AUTH_SECRET_3", "auth_secret_3")
-    )
+    redis_url: str | None = Field(default=None, validation_alias=_env("TOCSIN_REDIS_URL"))
+    host: str = Field(default="127.0.0.1", validation_alias=_env("TOCSIN_HOST"))
+    port: int = Field(default=8000, ge=0, le=65535, validation_alias=_env("TOCSIN_PORT"))
+    admin_key: str | None = Field(default=None, validation_alias=_env("TOCSIN_ADMIN_KEY"))
+    jwt_secret: str | None = Field(default=None, validation_alias=_env("TOCSIN_JWT_SECRET"))
+    nextauth_secret: str | None = Field(default=None, validation_alias=_env("NEXTAUTH_SECRET"))
+    auth_secret: str | None = Field(default=None, validation_alias=_env("AUTH_SECRET"))
+    auth_secret_1: str | None = Field(default=None, validation_alias=_env("AUTH_SECRET_1"))
+    auth_secret_2: str | None = Field(default=None, validation_alias=_env("AUTH_SECRET_2"))
+    auth_secret_3: str | None = Field(default=None, validation_alias=_env("AUTH_SECRET_3"))
     jwt_public_key: str | None = Field(
         default=None,
-        validation_alias=_env("TOCSIN_JWT_PUBLIC_KEY", "jwt_public_key"),
+        validation_alias=_env("TOCSIN_JWT_PUBLIC_KEY"),
         description="PEM public key (or a path to one) verifying RS256/ES256 user tokens.",
     )
     nextauth_url: str | None = Field(
         default=None,
-        validation_alias=_env("NEXTAUTH_URL", "nextauth_url"),
+        validation_alias=_env("NEXTAUTH_URL"),
         description="The app's URL; database-strategy session cookies are resolved there.",
     )
     session_cache_seconds: float = Field(
         default=30.0,
         ge=0,
         le=3600,
-        validation_alias=_env("TOCSIN_SESSION_CACHE_SECONDS", "session_cache_seconds"),
+        validation_alias=_env("TOCSIN_SESSION_CACHE_SECONDS"),
     )
     session_refusal_cache_seconds: float = Field(
         default=30.0,
         ge=0,
         le=3600,
-        validation_alias=_env(
-            "TOCSIN_SESSION_REFUSAL_CACHE_SECONDS", "session_refusal_cache_seconds"
-        ),
+        validation_alias=_env("TOCSIN_SESSION_REFUSAL_CACHE_SECONDS"),
         description="How long the app's 'no such session' for a cookie is reused.",
     )
     session_lookups: int = Field(
         default=16,
         ge=1,
         le=1024,
-        validation_alias=_env("TOCSIN_SESSION_LOOKUPS", "session_lookups"),
+        validation_alias=_env("TOCSIN_SESSION_LOOKUPS"),
         description="Requests to NEXTAUTH_URL in flight at once; more wait (bounded) or fail.",
     )
-    websocket_path: str = Field(
-        default="/socket.io", validation_alias=_env("WEBSOCKET_PATH", "websocket_path")
-    )
+    websocket_path: str = Field(default="/socket.io", validation_alias=_env("WEBSOCKET_PATH"))
     websocket_cors_origin: str | None = Field(
         default=None,
-        validation_alias=_env("WEBSOCKET_CORS_ORIGIN", "websocket_cors_origin"),
+        validation_alias=_env("WEBSOCKET_CORS_ORIGIN"),
     )
-    websocket_enabled: bool = Field(
-        default=True, validation_alias=_env("WEBSOCKET_ENABLED", "websocket_enabled")
-    )
+    websocket_enabled: bool = Field(default=True, validation_alias=_env("WEBSOCKET_ENABLED"))
     replay_limit: int = Field(
-        default=500, ge=1, le=100_000, validation_alias=_env("TOCSIN_REPLAY_LIMIT", "replay_limit")
+        default=500, ge=1, le=100_000, validation_alias=_env("TOCSIN_REPLAY_LIMIT")
     )
     poll_interval: float = Field(
         default=1.0,
         gt=0,
         le=60,
-        validation_alias=_env("TOCSIN_POLL_INTERVAL", "poll_interval"),
+        validation_alias=_env("TOCSIN_POLL_INTERVAL"),
         description="Seconds between store polls that catch what a missed doorbell left behind.",
     )
     clients_count_debounce: float = Field(
         default=0.25,
         ge=0,
         le=10,
-        validation_alias=_env("TOCSIN_CLIENTS_COUNT_DEBOUNCE", "clients_count_debounce"),
+        validation_alias=_env("TOCSIN_CLIENTS_COUNT_DEBOUNCE"),
     )
     max_body_bytes: int = Field(
         default=1_048_576,
         ge=1024,
-        validation_alias=_env("TOCSIN_MAX_BODY_BYTES", "max_body_bytes"),
+        validation_alias=_env("TOCSIN_MAX_BODY_BYTES"),
     )
-    claim_user_id: str = Field(
-        default="id", validation_alias=_env("TOCSIN_CLAIM_USER_ID", "claim_user_id")
-    )
+    claim_user_id: str = Field(default="id", validation_alias=_env("TOCSIN_CLAIM_USER_ID"))
     claim_tenant_id: str = Field(
-        default="tenantId", validation_alias=_env("TOCSIN_CLAIM_TENANT_ID", "claim_tenant_id")
+        default="tenantId", validation_alias=_env("TOCSIN_CLAIM_TENANT_ID")
     )
-    claim_role: str = Field(
-        default="role", validation_alias=_env("TOCSIN_CLAIM_ROLE", "claim_role")
-    )
+    claim_role: str = Field(default="role", validation_alias=_env("TOCSIN_CLAIM_ROLE"))
     bus_heartbeat_interval: float = Field(
         default=1.0,
         gt=0,
         le=60,
-        validation_alias=_env("TOCSIN_BUS_HEARTBEAT_INTERVAL", "bus_heartbeat_interval"),
+        validation_alias=_env("TOCSIN_BUS_HEARTBEAT_INTERVAL"),
         description="Seconds between Redis bus heartbeats; 3 missed mark the bus unhealthy.",
     )
     websocket_only: bool = Field(
         default=False,
-        validation_alias=_env("TOCSIN_WEBSOCKET_ONLY", "websocket_only"),
+        validation_alias=_env("TOCSIN_WEBSOCKET_ONLY"),
         description="Refuse HTTP long-polling (no sticky sessions needed behind a balancer).",
     )
     websocket_compression: bool = Field(
         default=False,
-        validation_alias=_env("TOCSIN_WEBSOCKET_COMPRESSION", "websocket_compression"),
+        validation_alias=_env("TOCSIN_WEBSOCKET_COMPRESSION"),
         description="Accept permessage-deflate: less bandwidth, about twice the memory per "
         "socket (each keeps its own zlib state). Off by default, as in socket.io.",
     )
     gc_freeze: bool = Field(
         default=True,
-        validation_alias=_env("TOCSIN_GC_FREEZE", "gc_freeze"),
+        validation_alias=_env("TOCSIN_GC_FREEZE"),
         description="Move start-up objects out of the garbage collector's sight once ready.",
     )
     gc_full_interval: float = Field(
         default=60.0,
         ge=0,
         le=3600,
-        validation_alias=_env("TOCSIN_GC_FULL_INTERVAL", "gc_full_interval"),
+        validation_alias=_env("TOCSIN_GC_FULL_INTERVAL"),
         description="Seconds between full garbage collections, which then run only on this "
         "schedule (or after much allocation); 0 keeps Python's own rule.",
     )
-    workers: int = Field(default=1, ge=1, le=64, validation_alias=_env("TOCSIN_WORKERS", "workers"))
+    workers: int = Field(default=1, ge=1, le=64, validation_alias=_env("TOCSIN_WORKERS"))
     shutdown_timeout: float = Field(
         default=10.0,
         ge=0,
         le=600,
-        validation_alias=_env("TOCSIN_SHUTDOWN_TIMEOUT", "shutdown_timeout"),
+        validation_alias=_env("TOCSIN_SHUTDOWN_TIMEOUT"),
         description="Seconds a stopping node waits for its connections to close.",
     )
     timezone: str = Field(
         default="Europe/Paris",
-        validation_alias=_env("TOCSIN_TIMEZONE", "timezone"),
+        validation_alias=_env("TOCSIN_TIMEZONE"),
         description="Zone in which deadlines' calendar days are counted, unless they name one.",
     )
-    locale: str = Field(
-        default="fr", pattern="^(fr|en)$", validation_alias=_env("TOCSIN_LOCALE", "locale")
-    )
+    locale: str = Field(default="fr", pattern="^(fr|en)$", validation_alias=_env("TOCSIN_LOCALE"))
     deadlines_scheduler: bool = Field(
-        default=True, validation_alias=_env("TOCSIN_DEADLINES_SCHEDULER", "deadlines_scheduler")
+        default=True, validation_alias=_env("TOCSIN_DEADLINES_SCHEDULER")
     )
     deadlines_time: str = Field(
         default="09:00",
         pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
-        validation_alias=_env("TOCSIN_DEADLINES_TIME", "deadlines_time"),
+        validation_alias=_env("TOCSIN_DEADLINES_TIME"),
         description="Daily check time (HH:MM) in TOCSIN_TIMEZONE.",
     )
     deadlines_interval: float | None = Field(
         default=None,
         gt=0,
-        validation_alias=_env("TOCSIN_DEADLINES_INTERVAL", "deadlines_interval"),
+        validation_alias=_env("TOCSIN_DEADLINES_INTERVAL"),
         description="Also check every N seconds (unset: only daily).",
     )
     deadline_window_days: int = Field(
         default=3,
         ge=0,
         le=365,
-        validation_alias=_env("TOCSIN_DEADLINE_WINDOW_DAYS", "deadline_window_days"),
+        validation_alias=_env("TOCSIN_DEADLINE_WINDOW_DAYS"),
     )
     deadline_critical_days: int = Field(
         default=1,
         ge=0,
         le=365,
-        validation_alias=_env("TOCSIN_DEADLINE_CRITICAL_DAYS", "deadline_critical_days"),
+        validation_alias=_env("TOCSIN_DEADLINE_CRITICAL_DAYS"),
     )
     deadline_urgent_days: int = Field(
         default=2,
         ge=0,
         le=365,
-        validation_alias=_env("TOCSIN_DEADLINE_URGENT_DAYS", "deadline_urgent_days"),
+        validation_alias=_env("TOCSIN_DEADLINE_URGENT_DAYS"),
     )
     publish_rate: float = Field(
         default=1000.0,
         gt=0,
-        validation_alias=_env("TOCSIN_PUBLISH_RATE", "publish_rate"),
+        validation_alias=_env("TOCSIN_PUBLISH_RATE"),
         description="Notifications per second each API key may publish (per node).",
     )
     publish_burst: float = Field(
-        default=5000.0, ge=1, validation_alias=_env("TOCSIN_PUBLISH_BURST", "publish_burst")
+        default=5000.0, ge=1, validation_alias=_env("TOCSIN_PUBLISH_BURST")
     )
     client_event_rate: float = Field(
         default=20.0,
         gt=0,
-        validation_alias=_env("TOCSIN_CLIENT_EVENT_RATE", "client_event_rate"),
+        validation_alias=_env("TOCSIN_CLIENT_EVENT_RATE"),
         description="Client events (mark-read, inbox…) per second per socket.",
     )
     client_event_burst: float = Field(
-        default=40.0, ge=1, validation_alias=_env("TOCSIN_CLIENT_EVENT_BURST", "client_event_burst")
+        default=40.0, ge=1, validation_alias=_env("TOCSIN_CLIENT_EVENT_BURST")
     )
     max_connections_per_user: int = Field(
         default=50,
         ge=1,
-        validation_alias=_env("TOCSIN_MAX_CONNECTIONS_PER_USER", "max_connections_per_user"),
+        validation_alias=_env("TOCSIN_MAX_CONNECTIONS_PER_USER"),
     )
     max_backlog: int = Field(
         default=2000,
         ge=10,
-        validation_alias=_env("TOCSIN_MAX_BACKLOG", "max_backlog"),
+        validation_alias=_env("TOCSIN_MAX_BACKLOG"),
         description="Packets waiting for a socket that does not read; beyond, it is dropped.",
     )
     max_socket_buffer_bytes: int = Field(
         default=1_048_576,
         ge=65_536,
-        validation_alias=_env("TOCSIN_MAX_SOCKET_BUFFER_BYTES", "max_socket_buffer_bytes"),
+        validation_alias=_env("TOCSIN_MAX_SOCKET_BUFFER_BYTES"),
         description=(
             "Bytes of packets of any kind (events, acks, answers) waiting for one socket "
             "that does not read; beyond, the socket is closed."
@@ -254,34 +229,32 @@ class Settings(BaseSettings):
     connect_timeout: float = Field(
         default=45.0,
         gt=0,
-        validation_alias=_env("TOCSIN_CONNECT_TIMEOUT", "connect_timeout"),
+        validation_alias=_env("TOCSIN_CONNECT_TIMEOUT"),
         description="Seconds an Engine.IO session may live without a Socket.IO CONNECT.",
     )
     max_header_bytes: int = Field(
         default=32_768,
         ge=4096,
-        validation_alias=_env("TOCSIN_MAX_HEADER_BYTES", "max_header_bytes"),
+        validation_alias=_env("TOCSIN_MAX_HEADER_BYTES"),
         description="Largest HTTP request line and headers (larger: 431, connection closed).",
     )
     header_timeout: float = Field(
         default=10.0,
         gt=0,
-        validation_alias=_env("TOCSIN_HEADER_TIMEOUT", "header_timeout"),
+        validation_alias=_env("TOCSIN_HEADER_TIMEOUT"),
         description="Seconds a client has to send a request's headers (then: 408, closed).",
     )
-    migrate_on_start: bool = Field(
-        default=True, validation_alias=_env("TOCSIN_MIGRATE_ON_START", "migrate_on_start")
-    )
-    log_level: str = Field(default="info", validation_alias=_env("TOCSIN_LOG_LEVEL", "log_level"))
+    migrate_on_start: bool = Field(default=True, validation_alias=_env("TOCSIN_MIGRATE_ON_START"))
+    log_level: str = Field(default="info", validation_alias=_env("TOCSIN_LOG_LEVEL"))
     mailboxes_file: str | None = Field(
         default=None,
-        validation_alias=_env("TOCSIN_MAILBOXES_FILE", "mailboxes_file"),
+        validation_alias=_env("TOCSIN_MAILBOXES_FILE"),
         description="JSON or TOML file of the IMAP mailboxes to watch and their routing.",
     )
     inbound_max_bytes: int = Field(
         default=26_214_400,
         ge=1024,
-        validation_alias=_env("TOCSIN_INBOUND_MAX_BYTES", "inbound_max_bytes"),
+        validation_alias=_env("TOCSIN_INBOUND_MAX_BYTES"),
         description="Largest message POST /api/v1/inbound/email accepts (larger: 413).",
     )
 
@@ -297,6 +270,42 @@ class Settings(BaseSettings):
         if value.startswith(("sqlite+aiosqlite:", "postgresql+asyncpg:")):
             return value
         raise ValueError("must be a sqlite:/// or postgresql:// URL")
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        """Refuse a URL redis-py cannot use (``localhost:6379`` lacks its scheme) now,
+        rather than when the bus starts."""
+        if value is None or not value.strip():
+            return None
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(
+                "must be a redis://, rediss:// or unix:// URL, e.g. redis://host:6379/0"
+            )
+        from redis.connection import parse_url
+
+        parse_url(value)  # type: ignore[no-untyped-call]  # its ValueError names the fault
+        return value
+
+    @field_validator("jwt_public_key")
+    @classmethod
+    def _loadable_public_key(cls, value: str | None) -> str | None:
+        """Load the key now, so that a wrong value or a missing file stops start-up."""
+        if value is None or not value.strip():
+            return None
+        from tocsin.auth.jwt import load_public_key
+
+        try:
+            load_public_key(value)
+        except OSError as exc:
+            raise ValueError(
+                f"not PEM text, nor a file that can be read ({exc.strerror or exc})"
+            ) from None
+        except ValueError:
+            raise ValueError(
+                "not an RSA or EC public key in PEM format (give the PEM text or its file's path)"
+            ) from None
+        return value
 
     @field_validator("timezone")
     @classmethod
@@ -377,9 +386,14 @@ def load_settings(**overrides: Any) -> Settings:
         problems = []
         for err in exc.errors():
             field = str(err["loc"][0]) if err["loc"] else "?"
-            env_name = _ALIASES.get(field, field)
-            # Never echo a secret, nor the password of a URL.
-            secret = "secret" in field or field.endswith("_key")
+            env_name = str(_ALIASES.get(field, field))
+            # Never echo a secret, nor the password of a URL. The location is the name the
+            # value came by: TOCSIN_ADMIN_KEY from the environment, admin_key as a keyword.
+            name = env_name.lower()
+            secret = "secret" in name or (name.endswith("_key") and "public" not in name)
             shown = "***" if secret else redact(repr(err.get("input")))
-            problems.append(f"{env_name}: {err['msg']} (got {shown})")
+            if len(shown) > 80:
+                shown = shown[:77] + "…"
+            message = str(err["msg"]).removeprefix("Value error, ")
+            problems.append(f"{env_name}: {message} (got {shown})")
         raise ConfigError("invalid setting: " + "; ".join(problems)) from None

@@ -76,6 +76,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     from tocsin.demo.data import TENANT_NAME
     from tocsin.serving import uvicorn_options
+    from tocsin.startup import ensure_port_free
 
     with contextlib.ExitStack() as stack:
         url = args.database_url
@@ -83,6 +84,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="tocsin-demo-"))
             url = f"sqlite+aiosqlite:///{folder}/demo.db"
         settings, secret, generated = demo_settings(url, args.host, args.port)
+        ensure_port_free(settings.host, settings.port)
         app = build_demo_app(settings, secret, interval=args.interval, seed=args.seed)
         where = f"http://{settings.host}:{settings.port}/"
         print(f"Tocsin demo — {TENANT_NAME}")
@@ -106,7 +108,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def add_demo_command(sub: Any) -> None:
     """Register ``tocsin demo`` on the CLI's sub-parsers."""
     demo = sub.add_parser(
-        "demo", help="run a demo law firm: sign-in picker and a stream of live notifications"
+        "demo",
+        help="run a demo law firm with live notifications",
+        description="Run a demo law firm: a sign-in picker and a stream of live notifications.",
     )
     demo.add_argument("--host", help="default 127.0.0.1 (TOCSIN_HOST)")
     demo.add_argument("--port", type=int, help="default 8000 (TOCSIN_PORT)")

@@ -28,6 +28,7 @@ from socketio import packet as sio_packet
 from tocsin import metrics
 from tocsin.auth.credentials import is_session_cookie_name
 from tocsin.realtime.eiosocket import EngineSocket, SharedPacket, received_message
+from tocsin.realtime.sessionids import session_prefix
 from tocsin.realtime.sioguard import PacketGuard
 from tocsin.realtime.timers import CoarseTimers
 from tocsin.realtime.wsprotocol import link_of
@@ -35,6 +36,11 @@ from tocsin.realtime.wsprotocol import link_of
 log = logging.getLogger("tocsin.realtime")
 
 NAMESPACE = "/"
+# python-engineio says "Invalid transport"; this says which setting refuses it.
+WEBSOCKET_ONLY_REFUSAL = (
+    "Invalid transport: this server refuses HTTP long-polling (TOCSIN_WEBSOCKET_ONLY=true); "
+    "connect with transports: ['websocket'], or unset TOCSIN_WEBSOCKET_ONLY"
+)
 # Engine.IO's ``maxPayload``: the largest message (python-engineio's default, as Node's).
 MAX_PAYLOAD = 1_000_000
 
@@ -147,6 +153,8 @@ class EngineServer(engineio.AsyncServer):  # type: ignore[misc]
         super().__init__(*args, **kwargs)
         self._ping_timers: CoarseTimers[str] | None = None
         self._connect_timers: CoarseTimers[str] | None = None
+        # In a worker of `tocsin serve --workers N`, session ids name it (tocsin.workerrouting).
+        self.sid_prefix = session_prefix()
         # The async driver table is how python-engineio picks its WebSocket class.
         drivers: dict[str, Any] = getattr(self, "_async")  # noqa: B009 (untyped base)
         self._async = {
@@ -154,6 +162,11 @@ class EngineServer(engineio.AsyncServer):  # type: ignore[misc]
             "websocket": GuardedWebSocket,
             "translate_request": translate_request,
         }
+
+    def generate_id(self) -> str:
+        """A new session id (python-engineio's), after this worker's prefix if any."""
+        sid: str = super().generate_id()
+        return self.sid_prefix + sid if self.sid_prefix else sid
 
     @property
     def ping_timers(self) -> CoarseTimers[str]:
@@ -256,7 +269,8 @@ class EngineServer(engineio.AsyncServer):  # type: ignore[misc]
         ``transport`` (400;
         python-engineio takes it for polling), and a second WebSocket for a session that
         is upgrading or upgraded (accepted, then closed, as Node does; python-engineio
-        refuses it after an upgrade and runs a second upgrade during one)."""
+        refuses it after an upgrade and runs a second upgrade during one). A poll refused
+        because of ``TOCSIN_WEBSOCKET_ONLY`` says so (400)."""
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         if scope["type"] == "http":
             refusal = cross_site_refusal(scope, query)
@@ -264,6 +278,8 @@ class EngineServer(engineio.AsyncServer):  # type: ignore[misc]
                 metrics.ERRORS.labels("engineio_refused_request").inc()
             elif "transport" not in query:
                 refusal = "Transport unknown"
+            elif query["transport"][0] == "polling" and "polling" not in self.transports:
+                refusal = WEBSOCKET_ONLY_REFUSAL
             if refusal is not None:
                 environ = await translate_request(scope, receive, send)
                 return await self._make_response(self._bad_request(refusal), environ)
