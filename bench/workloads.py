@@ -31,6 +31,12 @@ def identity(index: int) -> tuple[str, str]:
     return f"u{index}", f"t{index // TENANT_SIZE}"
 
 
+def mark_of(data: dict[str, Any]) -> Any:
+    """The ``id`` a notification was published with: Tocsin sends it back as ``sourceId``
+    (its own ``id`` is generated), the Node reference as ``id``."""
+    return data.get("sourceId", data.get("id"))
+
+
 def generator_cpu() -> float:
     """CPU seconds this generator process has used."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -210,7 +216,7 @@ class Driver:
                 got = [
                     (when, index)
                     for when, index, _name, data in self.receipts.decoded()
-                    if data.get("id") == mark
+                    if mark_of(data) == mark
                 ]
                 if not complete or not got:
                     self.problems.append(
@@ -317,9 +323,9 @@ class Driver:
                 task.cancel()
             await self.receipts.wait(total, 15)
         latencies = sorted(
-            (when - sent[data["id"]]) * 1000
+            (when - sent[mark_of(data)]) * 1000
             for when, _, _, data in self.receipts.decoded()
-            if data.get("id") in sent
+            if mark_of(data) in sent
         )
         failed = sum(1 for s in statuses if not 200 <= s < 300)
         self.details["publish_latency"] = {

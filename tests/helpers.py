@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -169,6 +169,20 @@ class Client:
     async def wait_notifications(self, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
         await self.log.wait_for(lambda _log: len(self.notifications()) >= count, timeout)
         return self.notifications()
+
+
+# The id a client sees: Tocsin's own, 32 hex digits (the publisher's travels as sourceId).
+TOCSIN_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def source_ids(items: Iterable[Mapping[str, Any]]) -> list[Any]:
+    """The publishers' ids (``sourceId``, None when absent) of notifications or inbox items."""
+    return [item.get("sourceId") for item in items]
+
+
+def ids_by_source(items: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """Tocsin's ``id`` of each item, by its ``sourceId`` (for mark-read and the like)."""
+    return {item["sourceId"]: item["id"] for item in items if "sourceId" in item}
 
 
 async def publish(

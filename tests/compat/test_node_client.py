@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.compat.node_client import NodeClient, require_node_client
-from tests.helpers import JWT_SECRET, ServerThread, email, publish, token
+from tests.helpers import JWT_SECRET, TOCSIN_ID, ServerThread, email, publish, token
 from tocsin.auth.jwt import mint_jwt
 
 pytestmark = pytest.mark.node
@@ -125,10 +125,13 @@ async def test_each_kind_arrives_with_the_seed_payload(
 
     for name, seed in SEEDS.items():
         [payload] = client.events(name)
-        assert set(payload) == {*seed, "cursor", "read"}, name
-        assert {key: payload[key] for key in seed} == seed, name
+        fields = {key: value for key, value in seed.items() if key != "id"}
+        assert set(payload) == {*fields, "id", "sourceId", "cursor", "read"}, name
+        assert {key: payload[key] for key in fields} == fields, name
         assert payload["cursor"] == results[name]["cursor"]
-        assert results[name]["id"] == seed["id"]
+        # Tocsin's id, the one the publish answered; the publisher's id travels as sourceId.
+        assert payload["id"] == results[name]["id"] and TOCSIN_ID.match(payload["id"]), name
+        assert payload["sourceId"] == seed["id"], name
         assert payload["read"] is False
         assert_cursor(payload["cursor"])
         assert_iso(payload["timestamp"])

@@ -24,10 +24,11 @@ from playwright.sync_api import expect
 
 USER = "alice"
 WRITES = ("/api/v1/inbox/clear", "/api/v1/inbox/read", "/api/v1/inbox/read-all")
-ATTACK = """async (url) => {
-  // The attack as found: no preflight (text/plain, no-cors), the cookie included.
+ATTACK = """async ([url, ids]) => {
+  // The attack as found: no preflight (text/plain, no-cors), the cookie included; the ids
+  // are the victim's real ones (Tocsin's, as the inbox gives them).
   await fetch(url, {method: "POST", mode: "no-cors", credentials: "include",
-                    headers: {"Content-Type": "text/plain"}, body: '{"ids": ["n1", "n2"]}'});
+                    headers: {"Content-Type": "text/plain"}, body: JSON.stringify({ids})});
 }"""
 LEGIT = """async (url) => {
   const response = await fetch(url, {method: "POST", credentials: "include",
@@ -75,14 +76,16 @@ def inbox(server: ServerThread) -> tuple[list[str], int]:
 
 
 def seed(publisher: httpx.Client) -> list[str]:
-    ids = ["n1", "n2"]
-    for id_ in ids:
+    """Two notifications for alice (source ids n1, n2); the ids Tocsin gave them, sorted."""
+    ids = []
+    for id_ in ["n1", "n2"]:
         note = {"event": "email-received", "id": id_, "subject": "s", "from": "f"}
         response = publisher.post(
             "/api/v1/notifications", json={**note, "userId": USER, "tenantId": TENANT}
         )
         assert response.status_code == 202, response.text
-    return ids
+        ids.append(response.json()["id"])
+    return sorted(ids)
 
 
 @pytest.mark.attack(
@@ -108,7 +111,7 @@ def test_a_same_site_page_cannot_write_to_the_inbox_with_the_cookie(
     page.goto(other_origin + "/attack")
     for path in WRITES:
         with page.expect_response(web_server.url + path):
-            page.evaluate(ATTACK, web_server.url + path)
+            page.evaluate(ATTACK, [web_server.url + path, ids])
     # 403, not 401: the browser did send the cookie, and the Origin check refused it.
     assert statuses == dict.fromkeys(WRITES, 403)
     assert inbox(web_server) == (ids, 2)
@@ -123,7 +126,7 @@ def test_a_same_site_page_cannot_write_to_the_inbox_with_the_cookie(
 def test_the_page_runs_under_its_policy_without_violations(
     context: Any, web_server: ServerThread, publisher: httpx.Client
 ) -> None:
-    seed(publisher)
+    ids = seed(publisher)
     context.add_init_script(
         """
         window.__cspViolations = [];
@@ -137,7 +140,8 @@ def test_the_page_runs_under_its_policy_without_violations(
     assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
     expect(page.get_by_test_id("tocsin-status")).to_have_text("En direct", timeout=10_000)
     page.get_by_test_id("tocsin-bell").click()
-    expect(page.locator('[data-testid="tocsin-item"][data-id="n1"]')).to_be_visible()
+    for note_id in ids:
+        expect(page.locator(f'[data-testid="tocsin-item"][data-id="{note_id}"]')).to_be_visible()
     # The NotificationCenter's own stylesheet applies (an inline <style> the policy allows).
     assert (
         page.evaluate("getComputedStyle(document.querySelector('.tocsin-sr-only')).position")

@@ -7,6 +7,7 @@ the browser notification of a critical deadline shown once across tabs.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -143,7 +144,7 @@ def test_server_restart_loses_nothing_and_doubles_nothing(
     # Published while the node is down, straight into the store (`tocsin send`).
     during = []
     for n in (1, 2):
-        note_id = f"pendant-{n}-{uuid.uuid4().hex[:6]}"
+        source_id = f"pendant-{n}-{uuid.uuid4().hex[:6]}"
         # A separate process, as an operator would run it (Playwright's loop owns this thread).
         done = subprocess.run(
             [
@@ -152,7 +153,7 @@ def test_server_restart_loses_nothing_and_doubles_nothing(
                 "tocsin",
                 "send",
                 "email-received",
-                f"id={note_id}",
+                f"id={source_id}",
                 f"subject=Pendant la coupure {n}",
                 "from=Me Lefèvre <c.lefevre@lefevre-avocats.fr>",
                 "--tenant",
@@ -167,7 +168,8 @@ def test_server_restart_loses_nothing_and_doubles_nothing(
             timeout=60,
         )
         assert done.returncode == 0, done.stderr
-        during.append(note_id)
+        # `tocsin send` prints {id, cursor}: the id Tocsin gave it, the one the page shows.
+        during.append(json.loads(done.stdout.strip().splitlines()[-1])["id"])
 
     started = time.monotonic()
     web_server.start()

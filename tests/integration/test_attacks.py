@@ -26,6 +26,7 @@ from tests.helpers import (
     create_api_key,
     email,
     publish,
+    source_ids,
     token,
 )
 
@@ -228,10 +229,8 @@ async def test_a_client_event_cannot_join_another_room(
             },
         )
         await publish(http, email("mallory", "firm-b", id="own"))
-        await attacker.log.wait_for(
-            lambda _l: any(n["id"] == "own" for n in attacker.notifications())
-        )
-        assert [n["id"] for n in attacker.notifications()] == ["own"]
+        await attacker.log.wait_for(lambda _l: "own" in source_ids(attacker.notifications()))
+        assert source_ids(attacker.notifications()) == ["own"]
     finally:
         await attacker.disconnect()
 
@@ -261,9 +260,11 @@ async def test_a_tenant_key_cannot_publish_into_another_tenant(
             headers={"Authorization": f"Bearer {full}"},
         )
         assert batch.json()["results"][0]["status"] == 403
-        await publish(http, email("alice", "firm-a", id="legit"), key=ADMIN_KEY)
+        legit = await publish(http, email("alice", "firm-a", id="legit"), key=ADMIN_KEY)
         await victim.log.wait_for(lambda _l: bool(victim.notifications()))
-        assert [n["id"] for n in victim.notifications()] == ["legit"]
+        assert [(n["id"], n["sourceId"]) for n in victim.notifications()] == [
+            (legit.json()["id"], "legit")
+        ]
     finally:
         await victim.disconnect()
 
@@ -271,21 +272,22 @@ async def test_a_tenant_key_cannot_publish_into_another_tenant(
 async def test_a_user_cannot_read_or_mark_another_users_inbox(
     server: ServerThread, http: httpx.AsyncClient
 ) -> None:
-    await publish(http, email("bob", "firm-a", id="bobs-mail"))
-    await publish(http, email("alice", "firm-b", id="other-alice"))
+    bobs = (await publish(http, email("bob", "firm-a", id="bobs-mail"))).json()["id"]
+    other = (await publish(http, email("alice", "firm-b", id="other-alice"))).json()["id"]
     alice = {"Authorization": f"Bearer {token('alice', 'firm-a')}"}
     bob = {"Authorization": f"Bearer {token('bob', 'firm-a')}"}
     snooped = await http.get("/api/v1/inbox?userId=bob&tenantId=firm-a", headers=alice)
     assert snooped.status_code == 200 and snooped.json()["items"] == []
+    # Knowing the ids (Tocsin's, or the publisher's) is not enough to mark them.
     marked = await http.post(
-        "/api/v1/inbox/read", json={"ids": ["bobs-mail", "other-alice"]}, headers=alice
+        "/api/v1/inbox/read", json={"ids": [bobs, other, "bobs-mail"]}, headers=alice
     )
-    assert marked.json()["ids"] == []
+    assert marked.status_code == 200 and marked.json()["ids"] == []
     await http.post("/api/v1/inbox/read-all", headers=alice)
     await http.post("/api/v1/inbox/clear", headers=alice)
     assert (await http.get("/api/v1/inbox/unread-count", headers=bob)).json() == {"count": 1}
     items = (await http.get("/api/v1/inbox", headers=bob)).json()["items"]
-    assert [(i["id"], i["read"]) for i in items] == [("bobs-mail", False)]
+    assert [(i["id"], i["sourceId"], i["read"]) for i in items] == [(bobs, "bobs-mail", False)]
     forged = await http.get("/api/v1/inbox", headers={"Authorization": "Bearer " + unsigned()})
     assert forged.status_code == 401 and forged.json()["reason"] == "invalid_token"
 

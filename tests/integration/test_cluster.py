@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.cluster import NodeProcess, RedisProcess
-from tests.helpers import Client, email, publish, token
+from tests.helpers import Client, email, ids_by_source, publish, source_ids, token
 
 
 @pytest.fixture
@@ -57,17 +57,20 @@ async def test_publishes_through_one_node_reach_clients_on_the_others(
             await alice_3.wait_notifications(2)
             await bob_3.wait_notifications(1)
             await other_tenant_2.wait_notifications(1)
-            assert [n["id"] for n in alice_2.notifications()] == ["team-a", "for-alice-a"]
-            assert [n["id"] for n in alice_3.notifications()] == ["team-a", "for-alice-a"]
+            assert source_ids(alice_2.notifications()) == ["team-a", "for-alice-a"]
+            assert source_ids(alice_3.notifications()) == ["team-a", "for-alice-a"]
             # Published before the last one, delivered in cursor order: nothing is in flight.
-            assert [n["id"] for n in bob_3.notifications()] == ["team-a"]
-            assert [n["id"] for n in other_tenant_2.notifications()] == ["for-b"]
+            assert source_ids(bob_3.notifications()) == ["team-a"]
+            assert source_ids(other_tenant_2.notifications()) == ["for-b"]
+            # One notification has one id, whichever node delivered it.
+            assert ids_by_source(alice_2.notifications()) == ids_by_source(alice_3.notifications())
 
             # Read state crosses nodes too: alice reads on node 2, her tab on node 3 hears it.
-            ack = await alice_2.sio.call("mark-read", {"ids": ["for-alice-a"]}, timeout=5)
-            assert ack["ok"] and ack["ids"] == ["for-alice-a"]
+            mine = ids_by_source(alice_2.notifications())["for-alice-a"]
+            ack = await alice_2.sio.call("mark-read", {"ids": [mine]}, timeout=5)
+            assert ack["ok"] and ack["ids"] == [mine]
             await alice_3.log.wait_for(lambda log: bool(log.of("notifications-read")))
-            assert alice_3.log.of("notifications-read")[0]["ids"] == ["for-alice-a"]
+            assert alice_3.log.of("notifications-read")[0]["ids"] == [mine]
             assert bob_3.log.of("notifications-read") == []
         async with httpx.AsyncClient() as http:
             metrics = (await http.get(f"{two.url}/metrics")).text
@@ -119,9 +122,10 @@ async def test_redis_restart_mid_stream_loses_and_duplicates_nothing(
         for c in watchers:
             await c.wait_notifications(total, timeout=30)
         for c in watchers:
-            ids = [n["id"] for n in c.notifications()]
+            ids = source_ids(c.notifications())
             assert [i for i, n in Counter(ids).items() if n > 1] == []
             assert ids == expected
+            assert len({n["id"] for n in c.notifications()}) == total
         assert disconnects == []
         assert saw_red, "readiness never reported the dead bus"
         async with httpx.AsyncClient() as probe:
@@ -157,13 +161,13 @@ async def test_a_killed_node_loses_nothing_its_clients_replay_elsewhere(
                     three.kill()
                     await on_three.log.wait_for(lambda _l: not on_three.sio.connected, timeout=15)
                 await publish(http, email("alice", "firm-a", id=notification_id))
-        received += [n["id"] for n in on_three.notifications()]
+        received += source_ids(on_three.notifications())
         # Reconnect to another node with the last cursor seen: replay fills the gap.
         moved = Client(two.url, "alice", "firm-a")
         await moved.connect(since=on_three.since)
         try:
             await moved.wait_notifications(total - len(received), timeout=30)
-            received += [n["id"] for n in moved.notifications()]
+            received += source_ids(moved.notifications())
         finally:
             await moved.disconnect()
         assert [i for i, n in Counter(received).items() if n > 1] == []
@@ -186,8 +190,10 @@ async def test_sigterm_drains_within_the_bound_and_clients_move(
     assert one.process is not None and one.process.poll() is None
     # The inbox is shared: nothing the client missed is gone.
     async with httpx.AsyncClient(base_url=one.url) as http:
-        await publish(http, email("alice", "firm-a", id="after-drain"))
+        after = await publish(http, email("alice", "firm-a", id="after-drain"))
         inbox = await http.get(
             "/api/v1/inbox", headers={"Authorization": f"Bearer {token('alice', 'firm-a')}"}
         )
-        assert [i["id"] for i in inbox.json()["items"]] == ["after-drain"]
+        assert [(i["id"], i["sourceId"]) for i in inbox.json()["items"]] == [
+            (after.json()["id"], "after-drain")
+        ]

@@ -9,6 +9,7 @@ needs JSON and the server's own (or a configured) Origin, or ``Sec-Fetch-Site: s
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -23,7 +24,7 @@ from tocsin.config import Settings
 USER, TENANT = "alice", "firm-a"
 WRITES = {
     "/api/v1/inbox/clear": "{}",
-    "/api/v1/inbox/read": '{"ids": ["n1", "n2"]}',
+    "/api/v1/inbox/read": '{"ids": IDS}',  # two of the victim's real ids: see write_body()
     "/api/v1/inbox/read-all": "{}",
 }
 FOREIGN = "http://evil.example"
@@ -34,6 +35,11 @@ LISTED = "https://app.example"
 def settings(sqlite_url: str) -> Settings:
     """A node that reads Auth.js session cookies, with one other origin allowed."""
     return make_settings(sqlite_url, auth_secret=AUTH_SECRET, websocket_cors_origin=LISTED)
+
+
+def write_body(path: str, ids: list[str]) -> str:
+    """The body the attacker sends to ``path``: for /read, the first two of ``ids``."""
+    return WRITES[path].replace("IDS", json.dumps(ids[:2]))
 
 
 def cookie() -> dict[str, str]:
@@ -48,18 +54,20 @@ def bearer() -> dict[str, str]:
 
 @pytest.fixture
 async def inbox(server: ServerThread, http: httpx.AsyncClient) -> list[str]:
-    """Three unread notifications in the victim's inbox."""
-    ids = ["n1", "n2", "n3"]
-    for id_ in ids:
-        assert (await publish(http, email(USER, TENANT, id=id_))).status_code == 202
+    """Three unread notifications in the victim's inbox: their ids (Tocsin's), oldest first."""
+    ids = []
+    for id_ in ["n1", "n2", "n3"]:
+        response = await publish(http, email(USER, TENANT, id=id_))
+        assert response.status_code == 202
+        ids.append(response.json()["id"])
     return ids
 
 
 async def state(http: httpx.AsyncClient) -> tuple[list[str], int]:
-    """The inbox's ids and unread count."""
+    """The inbox's ids (oldest first) and unread count."""
     items = (await http.get("/api/v1/inbox", headers=bearer())).json()["items"]
     count = (await http.get("/api/v1/inbox/unread-count", headers=bearer())).json()["count"]
-    return sorted(item["id"] for item in items), count
+    return [item["id"] for item in items][::-1], count
 
 
 def own(server: ServerThread) -> str:
@@ -87,7 +95,7 @@ async def test_the_no_cors_text_plain_attack_is_refused_and_changes_nothing(
     headers = {**cookie(), "Content-Type": "text/plain;charset=UTF-8"}
     if origin is not None:
         headers["Origin"] = origin
-    response = await http.post(path, content=WRITES[path], headers=headers)
+    response = await http.post(path, content=write_body(path, inbox), headers=headers)
     assert response.status_code == 403, response.text
     body = response.json()
     assert body["error"] == "forbidden" and body["field"] == "Origin"
@@ -104,7 +112,7 @@ async def test_json_from_a_foreign_origin_is_refused(
     server: ServerThread, http: httpx.AsyncClient, inbox: list[str], path: str
 ) -> None:
     headers = {**cookie(), "Content-Type": "application/json", "Origin": FOREIGN}
-    response = await http.post(path, content=WRITES[path], headers=headers)
+    response = await http.post(path, content=write_body(path, inbox), headers=headers)
     assert response.status_code == 403 and response.json()["field"] == "Origin"
     assert await state(http) == (inbox, 3)
 
@@ -114,7 +122,7 @@ async def test_text_plain_from_the_own_origin_is_415(
     server: ServerThread, http: httpx.AsyncClient, inbox: list[str], path: str
 ) -> None:
     headers = {**cookie(), "Content-Type": "text/plain", "Origin": own(server)}
-    response = await http.post(path, content=WRITES[path], headers=headers)
+    response = await http.post(path, content=write_body(path, inbox), headers=headers)
     assert response.status_code == 415, response.text
     assert response.json() == {
         "error": "unsupported_media_type",
@@ -128,8 +136,8 @@ async def test_json_from_the_own_origin_is_served(
     server: ServerThread, http: httpx.AsyncClient, inbox: list[str]
 ) -> None:
     headers = {**cookie(), "Origin": own(server)}
-    marked = await http.post("/api/v1/inbox/read", json={"ids": ["n1"]}, headers=headers)
-    assert marked.status_code == 200 and marked.json() == {"ids": ["n1"], "unreadCount": 2}
+    marked = await http.post("/api/v1/inbox/read", json={"ids": [inbox[0]]}, headers=headers)
+    assert marked.status_code == 200 and marked.json() == {"ids": [inbox[0]], "unreadCount": 2}
     everything = await http.post("/api/v1/inbox/read-all", json={}, headers=headers)
     assert everything.status_code == 200 and everything.json()["unreadCount"] == 0
     cleared = await http.post("/api/v1/inbox/clear", json={}, headers=headers)
@@ -141,7 +149,7 @@ async def test_sec_fetch_site_same_origin_without_origin_is_served(
     server: ServerThread, http: httpx.AsyncClient, inbox: list[str]
 ) -> None:
     headers = {**cookie(), "Sec-Fetch-Site": "same-origin"}
-    marked = await http.post("/api/v1/inbox/read", json={"ids": ["n2"]}, headers=headers)
+    marked = await http.post("/api/v1/inbox/read", json={"ids": [inbox[1]]}, headers=headers)
     assert marked.status_code == 200 and marked.json()["unreadCount"] == 2
     same_site = {**cookie(), "Sec-Fetch-Site": "same-site"}
     refused = await http.post("/api/v1/inbox/clear", json={}, headers=same_site)
@@ -167,15 +175,15 @@ async def test_the_origin_a_proxy_forwards_is_the_own_origin(
         "Origin": "https://notify.example.com",
     }
     marked = await http.post(
-        "/api/v1/inbox/read", json={"ids": ["n3"]}, headers={**cookie(), **proxied}
+        "/api/v1/inbox/read", json={"ids": [inbox[2]]}, headers={**cookie(), **proxied}
     )
-    assert marked.status_code == 200 and marked.json()["ids"] == ["n3"]
+    assert marked.status_code == 200 and marked.json()["ids"] == [inbox[2]]
 
 
 async def test_a_bearer_token_needs_no_origin_nor_json(
     server: ServerThread, http: httpx.AsyncClient, inbox: list[str]
 ) -> None:
-    marked = await http.post("/api/v1/inbox/read", json={"ids": ["n1"]}, headers=bearer())
+    marked = await http.post("/api/v1/inbox/read", json={"ids": [inbox[0]]}, headers=bearer())
     assert marked.status_code == 200 and marked.json()["unreadCount"] == 2
     # No body, no content type, no Origin: a script's call, which no page can forge.
     cleared = await http.post("/api/v1/inbox/clear", headers=bearer())

@@ -79,9 +79,11 @@ async def test_an_opaque_session_cookie_is_resolved_by_the_app_and_cached(
         assert sio.connected
         await sio.disconnect()
     async with httpx.AsyncClient(base_url=tocsin.url) as http:
-        await publish(http, email("alice", "firm-a", id="for-alice"))
+        published = await publish(http, email("alice", "firm-a", id="for-alice"))
         inbox = await http.get("/api/v1/inbox", headers=cookie)
-        assert [i["id"] for i in inbox.json()["items"]] == ["for-alice"]
+        assert [(i["id"], i["sourceId"]) for i in inbox.json()["items"]] == [
+            (published.json()["id"], "for-alice")
+        ]
     assert app_calls == ["opaque-session-id-1"]  # asked once, then cached
 
 

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from tests.helpers import ADMIN_KEY, Client, ServerThread, create_api_key, token
+from tests.helpers import ADMIN_KEY, TOCSIN_ID, Client, ServerThread, create_api_key, token
 from tocsin.config import Settings
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
@@ -114,6 +114,7 @@ async def test_an_imminent_deadline_alerts_its_user_live(
         assert alert["urgency"] in {"critical", "urgent"}  # 1 day left in Europe/Paris
         assert set(alert) == {
             "id",
+            "sourceId",
             "dossierNumber",
             "message",
             "urgency",
@@ -126,6 +127,8 @@ async def test_an_imminent_deadline_alerts_its_user_live(
             "read",
         }
         assert alert["message"].startswith("Délai OQTF expire dans")
+        # The alert's sourceId is the deadline's id; its id is Tocsin's own.
+        assert alert["sourceId"] == "oqtf-1" and TOCSIN_ID.match(alert["id"])
     finally:
         await client.disconnect()
 
@@ -156,19 +159,28 @@ async def test_exactly_one_alert_per_day_with_concurrent_checkers_moves_and_clos
     alerts = await alerts_of(http)
     assert len(alerts) == 5 and {a["remainingDays"] for a in alerts} == {2}
     assert {a["urgency"] for a in alerts} == {"urgent"}
+    assert sorted(str(a["sourceId"]) for a in alerts) == [f"c{i}" for i in range(5)]
 
     # The same day again adds nothing; the next day adds one each.
     check(settings, paris_morning(day_one, 18)).communicate(timeout=60)
     assert len(await alerts_of(http)) == 5
     day_two = day_one + timedelta(days=1)
     check(settings, paris_morning(day_two)).communicate(timeout=60)
-    assert len(await alerts_of(http)) == 10
+    alerts = await alerts_of(http)
+    assert len(alerts) == 10
+    assert sorted((str(a["sourceId"]), a["remainingDays"]) for a in alerts[:5]) == [
+        (f"c{i}", 1) for i in range(5)
+    ]
 
     # Moving a deadline re-evaluates it, even on a day it already alerted.
     moved = due + timedelta(days=1)
     await http.put("/api/v1/deadlines/c0", json=body(moved.isoformat()), headers=ADMIN)
     out, _ = check(settings, paris_morning(day_two, 12)).communicate(timeout=60)
     assert json.loads(out)["alerted"] == [f"deadline:c0:{moved}:{day_two}"]
+    [newest, *earlier] = await alerts_of(http)
+    assert (newest["sourceId"], newest["urgency"], newest["remainingDays"]) == ("c0", "urgent", 2)
+    assert len(earlier) == 10
+    seen = {newest["id"], *(a["id"] for a in earlier)}
     # Closing stops it; deleting too.
     await http.put(
         "/api/v1/deadlines/c1", json=body(due.isoformat(), status="closed"), headers=ADMIN
@@ -180,12 +192,12 @@ async def test_exactly_one_alert_per_day_with_concurrent_checkers_moves_and_clos
         f"deadline:c3:{due}:{due}",
         f"deadline:c4:{due}:{due}",
     ]
-    today = [a for a in await alerts_of(http) if str(a["id"]).endswith(f":{due}")]
-    assert {(a["id"], a["urgency"], a["remainingDays"]) for a in today} == {
-        (f"deadline:c0:{moved}:{due}", "critical", 1),
-        (f"deadline:c3:{due}:{due}", "critical", 0),
-        (f"deadline:c4:{due}:{due}", "critical", 0),
-    }
+    today = [a for a in await alerts_of(http) if a["id"] not in seen]
+    assert sorted((str(a["sourceId"]), a["urgency"], a["remainingDays"]) for a in today) == [
+        ("c0", "critical", 1),
+        ("c3", "critical", 0),
+        ("c4", "critical", 0),
+    ]
 
 
 async def test_sdk_manages_deadlines(server: ServerThread) -> None:

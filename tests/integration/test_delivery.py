@@ -7,7 +7,16 @@ import re
 
 import httpx
 
-from tests.helpers import Client, ServerThread, email, publish, token
+from tests.helpers import (
+    TOCSIN_ID,
+    Client,
+    ServerThread,
+    email,
+    ids_by_source,
+    publish,
+    source_ids,
+    token,
+)
 
 ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 
@@ -23,10 +32,11 @@ async def test_publish_reaches_the_user_with_the_seed_payload(
         )
         assert response.status_code == 202, response.text
         body = response.json()
-        assert body["id"] == "mail-1" and isinstance(body["cursor"], int)
+        assert TOCSIN_ID.match(body["id"]) and isinstance(body["cursor"], int)
         [received] = await client.wait_notifications(1)
         assert received == {
-            "id": "mail-1",
+            "id": body["id"],
+            "sourceId": "mail-1",
             "subject": "Nouveau courrier",
             "from": "Greffe du tribunal <greffe@tribunal.fr>",
             "dossierNumber": "D-2026-001",
@@ -127,9 +137,9 @@ async def test_tenant_isolation(server: ServerThread, http: httpx.AsyncClient) -
         await bob_b.wait_notifications(2)
         # The last publish went to firm-a; everything for B was published before it and
         # is delivered in cursor order, so nothing for B can still be in flight to A.
-        assert [n["id"] for n in alice_a.notifications()] == ["everyone", "user-a"]
-        assert [n["id"] for n in alice_b.notifications()] == ["user-b", "tenant-b", "everyone"]
-        assert [n["id"] for n in bob_b.notifications()] == ["tenant-b", "everyone"]
+        assert source_ids(alice_a.notifications()) == ["everyone", "user-a"]
+        assert source_ids(alice_b.notifications()) == ["user-b", "tenant-b", "everyone"]
+        assert source_ids(bob_b.notifications()) == ["tenant-b", "everyone"]
     finally:
         for c in (alice_a, alice_b, bob_b):
             await c.disconnect()
@@ -167,20 +177,24 @@ async def test_mark_read_on_one_socket_reaches_the_other(
             await publish(http, email("alice", "firm-a", id=f"m{i}"))
         await tab1.wait_notifications(3)
         await tab2.wait_notifications(3)
-        ack = await tab1.sio.call("mark-read", {"ids": ["m0", "m2", "not-mine"]}, timeout=5)
-        assert ack == {"ok": True, "ids": ["m0", "m2"], "unreadCount": 1}
+        ids = ids_by_source(tab1.notifications())
+        assert ids == ids_by_source(tab2.notifications())
+        marked = [ids["m0"], ids["m2"]]
+        # Marking read takes Tocsin's ids: a publisher's id (sourceId) marks nothing.
+        ack = await tab1.sio.call("mark-read", {"ids": [*marked, "not-mine", "m1"]}, timeout=5)
+        assert ack == {"ok": True, "ids": marked, "unreadCount": 1}
         await tab2.log.wait_for(lambda log: bool(log.of("notifications-read")))
         assert tab2.log.of("notifications-read") == [
-            {"ids": ["m0", "m2"], "all": False, "unreadCount": 1}
+            {"ids": marked, "all": False, "unreadCount": 1}
         ]
         headers = {"Authorization": f"Bearer {token('alice', 'firm-a')}"}
         count = await http.get("/api/v1/inbox/unread-count", headers=headers)
         assert count.json() == {"count": 1}
         inbox = (await http.get("/api/v1/inbox", headers=headers)).json()
-        assert [(i["id"], i["read"]) for i in inbox["items"]] == [
-            ("m2", True),
-            ("m1", False),
-            ("m0", True),
+        assert [(i["id"], i["sourceId"], i["read"]) for i in inbox["items"]] == [
+            (ids["m2"], "m2", True),
+            (ids["m1"], "m1", False),
+            (ids["m0"], "m0", True),
         ]
         ack = await tab2.sio.call("mark-all-read", {}, timeout=5)
         assert ack["ok"] and ack["unreadCount"] == 0
@@ -205,12 +219,12 @@ async def test_client_events_inbox_and_bad_payloads(
         for i in range(3):
             await publish(http, email("alice", "firm-a", id=f"i{i}"))
         page = await client.sio.call("inbox", {"limit": 2}, timeout=5)
-        assert page["ok"] and [i["id"] for i in page["items"]] == ["i2", "i1"]
+        assert page["ok"] and source_ids(page["items"]) == ["i2", "i1"]
         assert page["items"][0]["event"] == "email-received"
         # The newest page's count goes up to its newest item; every page counts all unread.
         assert page["unreadCount"] == 3
         rest = await client.sio.call("inbox", {"limit": 2, "before": page["nextBefore"]}, timeout=5)
-        assert [i["id"] for i in rest["items"]] == ["i0"] and rest["nextBefore"] is None
+        assert source_ids(rest["items"]) == ["i0"] and rest["nextBefore"] is None
         assert rest["unreadCount"] == 3
         only_system = await client.sio.call("inbox", {"type": "system-notification"}, timeout=5)
         assert only_system["items"] == [] and only_system["unreadCount"] == 3
@@ -231,8 +245,8 @@ async def test_client_events_inbox_and_bad_payloads(
         await client.sio.emit("join", {"room": "tenant:firm-b"})
         await publish(http, email("alice", "firm-b", id="foreign"))
         await publish(http, email("alice", "firm-a", id="own"))
-        await client.log.wait_for(lambda log: any(n["id"] == "own" for n in client.notifications()))
-        assert "foreign" not in [n["id"] for n in client.notifications()]
+        await client.log.wait_for(lambda log: "own" in source_ids(client.notifications()))
+        assert "foreign" not in source_ids(client.notifications())
     finally:
         await client.disconnect()
 

@@ -122,7 +122,7 @@ async def test_an_idle_node_sends_before_answering_the_publisher(
     finally:
         await client.disconnect()
     assert [(handed, cursor) for handed, cursor, _ in seen] == [(c, c) for c in (1, 2, 3)]
-    assert [n["id"] for n in client.notifications()] == ["now-0", "now-1", "now-2"]
+    assert [n["sourceId"] for n in client.notifications()] == ["now-0", "now-1", "now-2"]
 
 
 async def test_a_fan_out_beyond_one_chunk_is_finished_by_the_loop_in_order(

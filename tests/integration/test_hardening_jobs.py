@@ -30,6 +30,7 @@ from tests.integration.test_imap import connect, delivered, ingest_count, mail, 
 from tocsin.config import Settings
 from tocsin.ingest import imap, parse
 from tocsin.ingest.publish import publish_mail as real_publish
+from tocsin.service import MAX_IDEMPOTENCY_KEY, ONCE_KEY_PREFIX
 from tocsin.store.base import DeadlineRecord
 from tocsin.store.sql import SqlStore
 
@@ -105,18 +106,22 @@ async def test_the_reported_deadline_is_refused_and_not_stored(
 async def test_the_longest_accepted_id_gives_a_publishable_alert(
     server: ServerThread, http: httpx.AsyncClient
 ) -> None:
-    # The id limit and the longest dueAt leave room for the longest alert id (a day's, not
-    # "expired"), which must fit a notification id's 200 characters.
+    # The id limit and the longest dueAt leave room for the longest alert once-key (a day's,
+    # not "expired"), which must fit an idempotency key's 255 characters with the server's
+    # prefix; the alert's sourceId is the deadline's id.
     longest_id = "z" * 128
     tomorrow = (datetime.now(ZoneInfo("Europe/Paris")) + timedelta(days=1)).date()
     due = f"{tomorrow.isoformat()}T12:00:00.123456+05:30"
     created = await http.put(f"/api/v1/deadlines/{longest_id}", json=deadline(due), headers=ADMIN)
     assert created.status_code == 201, created.text
     [alert_id] = created.json()["alerted"]
-    assert alert_id.startswith(f"deadline:{longest_id}:{due}:") and len(alert_id) <= 200
+    assert alert_id.startswith(f"deadline:{longest_id}:{due}:")
+    assert len(ONCE_KEY_PREFIX + alert_id) <= MAX_IDEMPOTENCY_KEY
     headers = {"Authorization": f"Bearer {token('alice', 'firm-a')}"}
     inbox = (await http.get("/api/v1/inbox?event=deadline-alert", headers=headers)).json()
-    assert [item["id"] for item in inbox["items"]] == [alert_id]
+    assert [(item["sourceId"], item["remainingDays"]) for item in inbox["items"]] == [
+        (longest_id, 1)
+    ]
     # Its alert will count a few days, not the thousands of years from now: accepted.
     far = await http.put("/api/v1/deadlines/far", json=deadline("8999-12-31"), headers=ADMIN)
     assert far.status_code == 201 and far.json()["alerted"] == [], far.text
@@ -173,10 +178,11 @@ async def test_an_unpublishable_deadline_does_not_stop_other_tenants_alerts(
             now = datetime.now(UTC)
             tomorrow = (datetime.now(ZoneInfo("Europe/Paris")) + timedelta(days=1)).date()
             # As the report stored it (before the 422): the earliest deadline of all, and
-            # its alert id is over 200 characters. Written to the store, past the API.
+            # its alert cannot be published (its sourceId, the deadline's id, is over a
+            # notification id's 200 characters). Written to the store, past the API.
             poison = DeadlineRecord(
                 tenant_id="firm-z",
-                id="p" * 200,
+                id="p" * 201,
                 user_id="mallory",
                 dossier_number="Z-1900-1",
                 deadline_type="OQTF",
@@ -214,7 +220,7 @@ async def test_an_unpublishable_deadline_does_not_stop_other_tenants_alerts(
         node.close()
 
     assert after - before >= 2
-    poison_key = f"firm-z/{'p' * 200}"
+    poison_key = f"firm-z/{'p' * 201}"
     warnings = [
         r
         for r in caplog.records

@@ -61,7 +61,7 @@ async def test_answering_clients_stay_and_a_silent_one_is_closed(
             assert response.status_code == 202, response.text
         await websocket.wait_notifications(1)
         await asyncio.wait_for(arrived.wait(), 10)
-        assert got[0]["id"] == "after-bob"
+        assert got[0]["sourceId"] == "after-bob"
     finally:
         await websocket.disconnect()
         await polling.disconnect()

@@ -6,7 +6,18 @@ from typing import Any
 
 import httpx
 
-from tests.helpers import ADMIN_KEY, ServerThread, email, publish, tocsin_cli, token
+from tests.helpers import (
+    ADMIN_KEY,
+    TOCSIN_ID,
+    Client,
+    ServerThread,
+    email,
+    ids_by_source,
+    publish,
+    source_ids,
+    tocsin_cli,
+    token,
+)
 from tocsin.config import Settings
 
 
@@ -19,7 +30,7 @@ async def test_documented_errors_and_nothing_accepted_is_lost(
 ) -> None:
     firm_a_key = tocsin_cli(settings, "keys", "create", "--tenant", "firm-a", "--name", "app")
     assert firm_a_key.startswith("tsk_")
-    accepted: list[tuple[str, str, str]] = []  # (tenant, user, id) answered 2xx
+    accepted: list[tuple[str, str, str, str]] = []  # (tenant, user, id, sourceId) answered 2xx
 
     async def expect(response: httpx.Response, status: int, error: str, field: str | None) -> None:
         assert response.status_code == status, response.text
@@ -68,7 +79,7 @@ async def test_documented_errors_and_nothing_accepted_is_lost(
     # 409: an idempotency key reused for another notification
     first = await publish(http, email("u", "firm-a", id="k-1"), idempotency_key="same-key")
     assert first.status_code == 202
-    accepted.append(("firm-a", "u", "k-1"))
+    accepted.append(("firm-a", "u", first.json()["id"], "k-1"))
     await expect(
         await publish(http, email("u", "firm-a", id="k-2"), idempotency_key="same-key"),
         409,
@@ -134,7 +145,7 @@ async def test_documented_errors_and_nothing_accepted_is_lost(
         key=firm_a_key,
     )
     assert implied.status_code == 202, implied.text
-    accepted.append(("firm-a", "u", "implied"))
+    accepted.append(("firm-a", "u", implied.json()["id"], "implied"))
     batch = await http.post(
         "/api/v1/notifications/batch",
         json={
@@ -148,31 +159,56 @@ async def test_documented_errors_and_nothing_accepted_is_lost(
     )
     assert batch.status_code == 200
     results = batch.json()["results"]
-    assert results[0]["id"] == "b-1" and isinstance(results[0]["cursor"], int)
+    assert TOCSIN_ID.match(results[0]["id"]) and isinstance(results[0]["cursor"], int)
     assert results[1]["error"] == "validation_error" and results[1]["field"] == "event"
-    assert results[2]["id"] == "b-2"
-    accepted += [("firm-a", "u", "b-1"), ("firm-b", "v", "b-2")]
+    assert TOCSIN_ID.match(results[2]["id"])
+    accepted += [("firm-a", "u", results[0]["id"], "b-1"), ("firm-b", "v", results[2]["id"], "b-2")]
 
     # Nothing answered 2xx is missing, nothing refused is there.
-    for tenant, user in {(t, u) for t, u, _ in accepted}:
+    for tenant, user in {(t, u) for t, u, _, _ in accepted}:
         inbox = await http.get("/api/v1/inbox?limit=200", headers=user_headers(user, tenant))
-        ids = {item["id"] for item in inbox.json()["items"]}
-        assert ids == {i for t, u, i in accepted if (t, u) == (tenant, user)}
+        ids = {(item["id"], item["sourceId"]) for item in inbox.json()["items"]}
+        assert ids == {(i, s) for t, u, i, s in accepted if (t, u) == (tenant, user)}
 
 
-async def test_publishing_the_same_id_twice_returns_the_first_result(
+async def test_an_identical_publish_returns_the_first_result_and_a_changed_one_is_new(
     server: ServerThread, http: httpx.AsyncClient
 ) -> None:
-    first = await publish(http, email("u", "firm-a", id="mail-42"))
-    again = await publish(http, email("u", "firm-a", id="mail-42", subject="changed"))
-    assert first.status_code == again.status_code == 202
-    assert again.json() == first.json()
-    assert again.headers.get("Idempotent-Replayed") == "true"
-    retry = await publish(http, email("u", "firm-a"), idempotency_key="retry-1")
-    retry_again = await publish(http, email("u", "firm-a"), idempotency_key="retry-1")
-    assert retry_again.json() == retry.json()
-    inbox = await http.get("/api/v1/inbox", headers=user_headers("u", "firm-a"))
-    assert len(inbox.json()["items"]) == 2
+    client = Client(server.url, "u", "firm-a")
+    await client.connect()
+    try:
+        mail = email("u", "firm-a", id="mail-42", timestamp="2026-01-07T10:00:00+01:00")
+        first = await publish(http, mail)
+        again = await publish(http, mail)
+        assert first.status_code == again.status_code == 202
+        assert "Idempotent-Replayed" not in first.headers
+        assert again.json() == first.json()
+        assert again.headers.get("Idempotent-Replayed") == "true"
+        # The same id with other content is another notification, delivered like any.
+        changed = await publish(http, {**mail, "subject": "changed"})
+        assert changed.status_code == 202 and "Idempotent-Replayed" not in changed.headers
+        assert changed.json()["id"] != first.json()["id"]
+        assert changed.json()["cursor"] > first.json()["cursor"]
+        retry = await publish(http, email("u", "firm-a"), idempotency_key="retry-1")
+        retry_again = await publish(http, email("u", "firm-a"), idempotency_key="retry-1")
+        assert retry_again.json() == retry.json()
+        assert retry_again.headers.get("Idempotent-Replayed") == "true"
+        # Delivery is in cursor order: once the last one is in, a replayed one would be too.
+        last = await publish(http, email("u", "firm-a", id="last"))
+        await client.log.wait_for(lambda _l: "last" in source_ids(client.notifications()))
+        expected = [
+            (first.json()["id"], "mail-42", "Nouveau courrier"),
+            (changed.json()["id"], "mail-42", "changed"),
+            (retry.json()["id"], None, "Nouveau courrier"),
+            (last.json()["id"], "last", "Nouveau courrier"),
+        ]
+        received = client.notifications()
+        assert [(n["id"], n.get("sourceId"), n["subject"]) for n in received] == expected
+        inbox = await http.get("/api/v1/inbox", headers=user_headers("u", "firm-a"))
+        items = inbox.json()["items"]
+        assert [(i["id"], i.get("sourceId"), i["subject"]) for i in items] == expected[::-1]
+    finally:
+        await client.disconnect()
 
 
 async def test_revoked_key_is_refused(
@@ -205,20 +241,24 @@ async def test_inbox_http_endpoints(server: ServerThread, http: httpx.AsyncClien
     )
     headers = user_headers("u", "firm-a")
     page = (await http.get("/api/v1/inbox?limit=4", headers=headers)).json()
-    assert [i["id"] for i in page["items"]] == ["sys", "n4", "n3", "n2"]
+    assert source_ids(page["items"]) == ["sys", "n4", "n3", "n2"]
     assert page["items"][0]["event"] == "system-notification"
     rest = (
         await http.get(f"/api/v1/inbox?limit=4&before={page['nextBefore']}", headers=headers)
     ).json()
-    assert [i["id"] for i in rest["items"]] == ["n1", "n0"] and rest["nextBefore"] is None
+    assert source_ids(rest["items"]) == ["n1", "n0"] and rest["nextBefore"] is None
+    ids = ids_by_source(page["items"] + rest["items"])
     only = (await http.get("/api/v1/inbox?event=system-notification", headers=headers)).json()
-    assert [i["id"] for i in only["items"]] == ["sys"]
+    assert [i["id"] for i in only["items"]] == [ids["sys"]]
+    # Marking read takes Tocsin's ids: a publisher's id ("n1") marks nothing.
     marked = (
-        await http.post("/api/v1/inbox/read", json={"ids": ["n0", "sys"]}, headers=headers)
+        await http.post(
+            "/api/v1/inbox/read", json={"ids": [ids["n0"], ids["sys"], "n1"]}, headers=headers
+        )
     ).json()
-    assert marked == {"ids": ["n0", "sys"], "unreadCount": 4}
+    assert marked == {"ids": [ids["n0"], ids["sys"]], "unreadCount": 4}
     unread = (await http.get("/api/v1/inbox?unread=true", headers=headers)).json()
-    assert [i["id"] for i in unread["items"]] == ["n4", "n3", "n2", "n1"]
+    assert [i["id"] for i in unread["items"]] == [ids[f"n{i}"] for i in (4, 3, 2, 1)]
     read_all = (await http.post("/api/v1/inbox/read-all", headers=headers)).json()
     assert read_all["unreadCount"] == 0
     count = (await http.get("/api/v1/inbox/unread-count", headers=headers)).json()

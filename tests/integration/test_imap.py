@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import make_settings
 from tests.dovecot import Dovecot
-from tests.helpers import Client, ServerThread, token
+from tests.helpers import TOCSIN_ID, Client, ServerThread, token
 from tocsin.store.base import MailboxPosition
 from tocsin.store.sql import SqlStore
 
@@ -142,7 +142,8 @@ async def test_an_appended_message_reaches_the_routed_user_within_two_seconds(
     assert received["from"] == "Greffe du tribunal <greffe@tribunal.example>"
     assert received["dossierNumber"] == "CIV-2026-0042"
     assert (received["tenantId"], received["userId"]) == ("firm-a", "alice")
-    assert received["id"].startswith("mail-")
+    # Tocsin's own id; the mail's derived id (from its Message-ID) travels as sourceId.
+    assert TOCSIN_ID.match(received["id"]) and received["sourceId"].startswith("mail-")
     assert bob.notifications() == []
 
 
@@ -179,7 +180,7 @@ async def test_restarts_publish_nothing_twice(
     assert [n["subject"] for n in alice.notifications()] == ["C", "D"]
 
     # A crash between publishing and saving the position: everything is read again,
-    # and the ids (from the Message-ID) make it publish nothing.
+    # and the once-keys (from the Message-ID) make it publish nothing.
     node.stop()
     store = SqlStore(sqlite_url)
     await store.open(migrate=False)
@@ -193,8 +194,9 @@ async def test_restarts_publish_nothing_twice(
 
     assert [n["subject"] for n in alice.notifications()] == ["E"]
     assert await ingest_count(node, "greffe-restart", "duplicate") == 4
-    subjects = [item["subject"] for item in await inbox(node)]
-    assert sorted(subjects) == ["A", "B", "C", "D", "E"]
+    items = await inbox(node)
+    assert sorted(item["subject"] for item in items) == ["A", "B", "C", "D", "E"]
+    assert len({item["sourceId"] for item in items}) == 5
 
 
 async def test_a_uidvalidity_change_rereads_without_duplicates(

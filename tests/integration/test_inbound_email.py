@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from tests.conftest import make_settings
-from tests.helpers import ADMIN_KEY, Client, ServerThread, create_api_key, token
+from tests.helpers import ADMIN_KEY, TOCSIN_ID, Client, ServerThread, create_api_key, token
 from tocsin.config import Settings
 
 ROUTES = [
@@ -81,6 +81,8 @@ async def test_a_message_is_accepted_and_delivered(
     finally:
         await alice.disconnect()
     assert (body["id"], body["cursor"]) == (received["id"], received["cursor"])
+    # Tocsin's own id; the mail's derived id (from its Message-ID) travels as sourceId.
+    assert TOCSIN_ID.match(received["id"]) and received["sourceId"].startswith("mail-")
     assert received["subject"] == "Convocation — dossier CIV-2026-0042"
     assert received["from"] == "Greffe du tribunal judiciaire <greffe@tribunal.example>"
     assert received["dossierNumber"] == "CIV-2026-0042"

@@ -208,7 +208,8 @@ def new_socket(server: ServerThread, sockets: list[Socket]) -> Socket:
 
 
 async def publish_for_the_session(http: httpx.AsyncClient) -> str:
-    """Decoys to the same user id in another tenant and to a colleague, then the user's own."""
+    """Decoys to the same user id in another tenant and to a colleague, then the user's own;
+    the id Tocsin gave the user's own (its sourceId is ``for-the-session``)."""
     for decoy in (
         email(USER, OTHER_TENANT, "Pas pour vous", id="decoy-other-tenant"),
         email(OTHER_USER, TENANT, "Pour un confrère", id="decoy-other-user"),
@@ -216,7 +217,8 @@ async def publish_for_the_session(http: httpx.AsyncClient) -> str:
     ):
         response = await publish(http, decoy)
         assert response.status_code == 202, response.text
-    return "for-the-session"
+    own: str = response.json()["id"]
+    return own
 
 
 async def assert_receives_own_notification(sock: Socket, http: httpx.AsyncClient) -> None:
@@ -227,7 +229,7 @@ async def assert_receives_own_notification(sock: Socket, http: httpx.AsyncClient
     )
 
     [received] = sock.log.of(*NOTIFICATION_NAMES)
-    assert received["id"] == expected
+    assert (received["id"], received["sourceId"]) == (expected, "for-the-session")
     assert (received["tenantId"], received["userId"]) == (TENANT, USER)
 
 
@@ -370,7 +372,7 @@ async def test_minted_session_reads_its_own_http_inbox(
 
     assert response.status_code == 200, response.text
     items = response.json()["items"]
-    assert [item["id"] for item in items] == [expected]
+    assert [(item["id"], item["sourceId"]) for item in items] == [(expected, "for-the-session")]
     assert (items[0]["tenantId"], items[0]["userId"]) == (TENANT, USER)
 
 
@@ -388,7 +390,7 @@ async def test_node_socket_io_client_with_the_session_cookie(
         await client.wait_for(lambda _: bool(client.events("email-received")))
 
         [received] = client.events("email-received")
-        assert received["id"] == expected
+        assert (received["id"], received["sourceId"]) == (expected, "for-the-session")
         assert (received["tenantId"], received["userId"]) == (TENANT, USER)
     finally:
         await client.close()

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from tests.conftest import make_settings
-from tests.helpers import Client, ServerThread, email, publish, token
+from tests.helpers import Client, ServerThread, email, publish, source_ids, token
 from tocsin.config import Settings
 
 
@@ -32,10 +32,10 @@ async def test_reconnect_with_since_gets_exactly_what_was_missed_then_live(
     await again.connect(since=since)
     try:
         replayed = await again.wait_notifications(50)
-        assert [n["id"] for n in replayed] == [f"missed-{i}" for i in range(50)]
+        assert source_ids(replayed) == [f"missed-{i}" for i in range(50)]
         await publish(http, email("alice", "firm-a", id="live"))
         received = await again.wait_notifications(51)
-        assert [n["id"] for n in received][-1] == "live"
+        assert source_ids(received)[-1] == "live"
         assert len(received) == 51
         cursors = [n["cursor"] for n in received]
         assert cursors == sorted(cursors)
@@ -62,10 +62,10 @@ async def test_replay_across_a_server_restart_on_the_same_sqlite_file(settings: 
             await again.connect(since=client.since)
             try:
                 replayed = await again.wait_notifications(50)
-                assert [n["id"] for n in replayed] == [f"missed-{i}" for i in range(50)]
+                assert source_ids(replayed) == [f"missed-{i}" for i in range(50)]
                 await publish(http, email("alice", "firm-a", id="after-restart"))
                 live = await again.wait_notifications(51)
-                assert live[-1]["id"] == "after-restart" and len(live) == 51
+                assert live[-1]["sourceId"] == "after-restart" and len(live) == 51
             finally:
                 await again.disconnect()
     finally:
@@ -83,7 +83,7 @@ async def test_replay_beyond_the_bound_sends_resync_and_the_newest(sqlite_url: s
             await client.connect(since=0)
             try:
                 got = await client.wait_notifications(10)
-                assert [n["id"] for n in got] == [f"n{i}" for i in range(15, 25)]
+                assert source_ids(got) == [f"n{i}" for i in range(15, 25)]
                 [resync] = client.log.of("resync")
                 assert resync == {"reason": "too_many", "since": 0, "before": got[0]["cursor"]}
                 names = [name for name, _ in client.log.events]
@@ -96,16 +96,16 @@ async def test_replay_beyond_the_bound_sends_resync_and_the_newest(sqlite_url: s
 
 async def inbox_between(
     http: httpx.AsyncClient, user: str, tenant: str, since: int, before: int
-) -> list[str]:
-    """Ids of the inbox items with ``since < cursor < before``, oldest first."""
+) -> list[tuple[str, str]]:
+    """``(id, sourceId)`` of the inbox items with ``since < cursor < before``, oldest first."""
     headers = {"Authorization": f"Bearer {token(user, tenant)}"}
-    ids: list[str] = []
+    ids: list[tuple[str, str]] = []
     cursor: int | None = before
     while cursor is not None:
         page = await http.get(f"/api/v1/inbox?limit=200&before={cursor}", headers=headers)
         body = page.json()
         fresh = [item for item in body["items"] if item["cursor"] > since]
-        ids.extend(item["id"] for item in fresh)
+        ids.extend((item["id"], item["sourceId"]) for item in fresh)
         cursor = body["nextBefore"] if len(fresh) == len(body["items"]) else None
     return ids[::-1]
 
@@ -133,6 +133,7 @@ async def test_concurrent_publishers_while_a_client_keeps_reconnecting(store_url
             done = asyncio.Event()
 
             newest = 0
+            published: dict[str, str] = {}  # Tocsin's id -> the publisher's
 
             async def publisher(p: int) -> None:
                 nonlocal newest
@@ -140,8 +141,9 @@ async def test_concurrent_publishers_while_a_client_keeps_reconnecting(store_url
                     response = await publish(http, email("alice", "firm-a", id=f"p{p}-{i}"))
                     assert response.status_code == 202, response.text
                     newest = max(newest, response.json()["cursor"])
+                    published[response.json()["id"]] = f"p{p}-{i}"
 
-            received: list[str] = []
+            received: list[tuple[str, str]] = []  # (id, sourceId)
             sessions = resyncs = 0
 
             async def flapping_client() -> None:
@@ -182,7 +184,7 @@ async def test_concurrent_publishers_while_a_client_keeps_reconnecting(store_url
                                 http, "alice", "firm-a", resync["since"], resync["before"]
                             )
                         )
-                    received.extend(n["id"] for n in client.notifications())
+                    received.extend((n["id"], n["sourceId"]) for n in client.notifications())
                     since = client.since if client.since is not None else since
                     if final:
                         return
@@ -193,7 +195,8 @@ async def test_concurrent_publishers_while_a_client_keeps_reconnecting(store_url
             await asyncio.wait_for(watcher, 60)
         duplicates = [i for i, n in Counter(received).items() if n > 1]
         assert duplicates == []
-        assert set(received) == expected
+        assert {source for _, source in received} == expected
+        assert dict(received) == published
         assert len(received) == publishers * per_publisher
         assert sessions > 3
         print(f"{sessions} sessions, {resyncs} resyncs, {len(received)} received")

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.helpers import ADMIN_KEY, Client, ServerThread, email, token
+from tests.helpers import ADMIN_KEY, TOCSIN_ID, Client, ServerThread, email, source_ids, token
 from tocsin import sdk
 from tocsin.app import create_service
 from tocsin.config import Settings
@@ -167,8 +167,9 @@ async def test_each_helper_delivers_the_seed_event(
     finally:
         await bob.disconnect()
 
-    assert first["id"] == "mail-1" and isinstance(first["cursor"], int)
-    assert second["id"] == "42" and second["cursor"] > first["cursor"]
+    assert TOCSIN_ID.match(first["id"]) and isinstance(first["cursor"], int)
+    assert TOCSIN_ID.match(second["id"]) and second["id"] != first["id"]
+    assert second["cursor"] > first["cursor"]
     received = events(alice)
     assert [name for name, _ in received] == [
         "email-received",
@@ -181,7 +182,8 @@ async def test_each_helper_delivers_the_seed_event(
     ]
     mail, dossier, deadline, welcome, direct, tenant_wide, everyone = (d for _, d in received)
     assert mail == {
-        "id": "mail-1",
+        "id": first["id"],
+        "sourceId": "mail-1",
         "subject": "Convocation",
         "from": "greffe@tribunal.fr",
         "dossierNumber": "D-2026-001",
@@ -191,15 +193,18 @@ async def test_each_helper_delivers_the_seed_event(
         "cursor": first["cursor"],
         "read": False,
     }
-    assert dossier["id"] == "42"
+    assert (dossier["id"], dossier["sourceId"]) == (second["id"], "42")
     assert (dossier["action"], dossier["status"], dossier["dossierTitle"]) == (
         "status_changed",
         "clos",
         "Martin - OQTF",
     )
     assert deadline["urgency"] == "critical" and deadline["remainingDays"] == 1
+    assert deadline["sourceId"] == "deadline-42"
     assert deadline["deadlineType"] == "OQTF" and deadline["timestamp"] == mail["timestamp"]
     assert (welcome["title"], welcome["type"], welcome["userId"]) == ("Bienvenue", "success", "u1")
+    # No publisher id, no sourceId.
+    assert "sourceId" not in welcome and "sourceId" not in everyone
     assert (direct["subject"], direct["userId"], direct["tenantId"]) == ("Relance", "u1", "t1")
     assert tenant_wide["tenantId"] == "t1" and "userId" not in tenant_wide
     assert everyone["title"] == "Platform Update"
@@ -221,9 +226,10 @@ async def test_publish_batch_results_in_order(
     results = await api.publish_batch(
         [email("u1", "t1", id="b-1"), {"event": "email-received", "userId": "u1"}]
     )
-    assert results[0]["id"] == "b-1"
+    assert TOCSIN_ID.match(results[0]["id"])
     assert results[1]["status"] == 422 and results[1]["field"] == "subject"
-    assert [item["id"] for item in await inbox(http, "u1", "t1")] == ["b-1"]
+    items = await inbox(http, "u1", "t1")
+    assert [(item["id"], item["sourceId"]) for item in items] == [(results[0]["id"], "b-1")]
 
 
 # -- the synchronous client and the module-level helpers ---------------------------------
@@ -408,6 +414,9 @@ async def test_embedded_publisher_publishes_in_process(settings: Settings) -> No
         tocsin = EmbeddedPublisher(service)
         first = await tocsin.notify_email_received(email("u1", "t1", id="m-1", timestamp=WHEN))
         again = await tocsin.notify_email_received(email("u1", "t1", id="m-1", timestamp=WHEN))
+        changed = await tocsin.notify_email_received(
+            email("u1", "t1", id="m-1", subject="Autre", timestamp=WHEN)
+        )
         wide = await tocsin.emit_to_tenant(
             "t1", "system-notification", {"title": "T", "message": "M", "type": "info"}
         )
@@ -425,10 +434,23 @@ async def test_embedded_publisher_publishes_in_process(settings: Settings) -> No
         await service.bus.stop()
         await service.store.close()
 
-    assert again == first and first["id"] == "m-1"
-    assert ok["id"] == "m-2" and bad["status"] == 422 and bad["field"] == "dossierNumber"
+    # An identical publish is a retry; the same id with other content is a new notification.
+    assert again == first and TOCSIN_ID.match(first["id"])
+    assert changed["id"] != first["id"] and changed["cursor"] > first["cursor"]
+    assert bad["status"] == 422 and bad["field"] == "dossierNumber"
     assert (refused.value.status, refused.value.field) == (422, "action")
-    assert [item.notification.id for item in page.items] == ["m-2", wide["id"], "m-1"]
+    assert [item.notification.id for item in page.items] == [
+        ok["id"],
+        wide["id"],
+        changed["id"],
+        first["id"],
+    ]
+    assert source_ids(item.notification.to_wire() for item in page.items) == [
+        "m-2",
+        None,
+        "m-1",
+        "m-1",
+    ]
     wire = page.items[-1].notification.to_wire()
     assert wire["timestamp"] == "2026-01-07T09:30:00.000Z"
     assert wire["subject"] == "Nouveau courrier"

@@ -63,7 +63,7 @@ class Bystander:
         return self
 
     async def _publish(self) -> None:
-        run = uuid.uuid4().hex[:8]  # publishing an id twice creates nothing: fresh ids
+        run = uuid.uuid4().hex[:8]  # source ids unique across runs: easy to trace
         async with httpx.AsyncClient(base_url=self.url, timeout=30) as http:
             n = 0
             while not self._stop.is_set():
@@ -76,8 +76,10 @@ class Bystander:
                     self.failures.append(-1)
                 else:
                     if response.status_code == 202:
-                        self.sent.append(notification_id)
-                        self.committed[notification_id] = time.monotonic()
+                        # Tocsin's id, the one the socket receives.
+                        tocsin_id = response.json()["id"]
+                        self.sent.append(tocsin_id)
+                        self.committed[tocsin_id] = time.monotonic()
                     else:
                         self.failures.append(response.status_code)
                 n += 1

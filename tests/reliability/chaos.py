@@ -182,7 +182,7 @@ class ChaosClient:
         self.user, self.tenant = user, tenant
         self.url = url
         self.since: int = 0
-        self.received: list[str] = []
+        self.received: list[str] = []  # source ids
         self.cursors: list[int] = []
         self.resyncs: list[Any] = []
         self.connects = 0
@@ -206,7 +206,7 @@ class ChaosClient:
         if event == "resync":
             self.resyncs.append(data)
         elif event in NOTIFICATION_NAMES and isinstance(data, dict):
-            self.received.append(str(data["id"]))
+            self.received.append(str(data.get("sourceId")))
             cursor = int(data["cursor"])
             self.cursors.append(cursor)
             self.since = max(self.since, cursor)
@@ -259,9 +259,10 @@ async def wait_for(changed: asyncio.Event, check: Any, timeout: float, what: str
 
 @dataclass
 class Publisher:
-    """Publishes at a steady rate and retries each notification, with its own id, until it
-    is acknowledged: through crashes, outages and lost responses. Publishing an id that
-    exists creates nothing, so a retry of a publish that did commit adds no duplicate.
+    """Publishes at a steady rate and retries each notification, with its own
+    ``Idempotency-Key``, until it is acknowledged: through crashes, outages and lost
+    responses. A key that exists creates nothing, so a retry of a publish that did commit
+    adds no duplicate. Notifications are known by their source id (the ``id`` published).
     """
 
     url: str
@@ -323,7 +324,9 @@ class Publisher:
         while True:
             self.attempts += 1
             try:
-                response = await http.post("/api/v1/notifications", json=body)
+                response = await http.post(
+                    "/api/v1/notifications", json=body, headers={"Idempotency-Key": body["id"]}
+                )
                 self.statuses[str(response.status_code)] += 1
                 if response.status_code in (200, 202):
                     return

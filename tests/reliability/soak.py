@@ -91,7 +91,8 @@ async def _worker_main(
         client = clients.get(n)
         if client is None:
             return
-        received[n] += [str(e.data.get("id")) for e in client.notifications()]
+        # Known by the id published (the sourceId): what the main process tallies.
+        received[n] += [str(e.data.get("sourceId")) for e in client.notifications()]
         client.events.clear()
         # From now on this socket comes back with its cursor (0 if it got nothing yet).
         since[n] = max(since[n] or 0, client.since or 0)
@@ -116,7 +117,7 @@ async def _worker_main(
         client = clients[n]
         with contextlib.suppress(AssertionError):
             await client.wait(
-                lambda c=client: any(e.data.get("id") == SENTINEL for e in c.notifications()),
+                lambda c=client: any(e.data.get("sourceId") == SENTINEL for e in c.notifications()),
                 max(0.1, deadline - time.monotonic()),
                 "the sentinel",
             )

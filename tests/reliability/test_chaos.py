@@ -2,7 +2,7 @@
 
 One node process on PostgreSQL with its own Redis. While a publisher sends to a tenant (two
 in three to everyone in it, one in three to a single user) and retries each notification
-with its own id until acknowledged:
+with its own Idempotency-Key until acknowledged:
 
 1. the node is SIGKILLed and restarted on the same port, several times; clients reconnect
    by themselves with their last cursor (``since``);

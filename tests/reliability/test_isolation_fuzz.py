@@ -18,7 +18,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
@@ -28,7 +28,7 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
 from tests.conftest import make_settings
-from tests.helpers import ADMIN_KEY, ServerThread, token
+from tests.helpers import ADMIN_KEY, TOCSIN_ID, ServerThread, token
 from tests.reliability.rawsio import RawClient, ws_url
 from tests.reliability.results import Result
 
@@ -106,7 +106,8 @@ def payload_pool(size: int, run_seed: int) -> list[dict[str, Any]]:
 
 @dataclass(frozen=True)
 class Planned:
-    """One publish: its id, body, and the audience it was aimed at."""
+    """One publish: its id (the publisher's, in ``body``; once created, the one Tocsin gave
+    it), body, and the audience it was aimed at."""
 
     id: str
     body: dict[str, Any]
@@ -213,8 +214,8 @@ async def test_ten_thousand_random_publishes_reach_exactly_their_audience(
                 assert response.status_code == 200, response.text[:500]
                 for item, result in zip(chunk, response.json()["results"], strict=True):
                     if "cursor" in result:
-                        assert result["id"] == item.id
-                        created.append(item)
+                        assert TOCSIN_ID.match(result["id"]), result
+                        created.append(replace(item, id=result["id"]))
                     else:
                         assert 400 <= result["status"] < 500, result
                         refused += 1
@@ -234,10 +235,12 @@ async def test_ten_thousand_random_publishes_reach_exactly_their_audience(
             )
             response = await http.post("/api/v1/notifications", json=sentinel.body, headers=ADMIN)
             assert response.status_code == 202, response.text
-            created.append(sentinel)
+            created.append(replace(sentinel, id=response.json()["id"]))
             for (tenant, user), client in clients.items():
                 await client.wait(
-                    lambda c=client: any(e.data.get("id") == "sentinel" for e in c.notifications()),
+                    lambda c=client: any(
+                        e.data.get("sourceId") == "sentinel" for e in c.notifications()
+                    ),
                     90,
                     f"the sentinel at {user}@{tenant}",
                 )
@@ -251,9 +254,17 @@ async def test_ten_thousand_random_publishes_reach_exactly_their_audience(
 
     leaked = lost = duplicated = reordered = inbox_leaked = inbox_lost = delivered = 0
     problems: list[str] = []
+    sources = {p.id: p.body["id"] for p in created}
     for ident, client in clients.items():
         expected = [p.id for p in created if p.visible_to(*ident)]
         got = [e.data["id"] for e in client.notifications()]
+        mislabelled = [
+            e.data
+            for e in client.notifications()
+            if e.data.get("sourceId") != sources.get(e.data["id"])
+        ]
+        if mislabelled:
+            problems.append(f"socket {ident}: {len(mislabelled)} with a wrong sourceId")
         delivered += len(got)
         extra = set(got) - set(expected)
         missing = set(expected) - set(got)

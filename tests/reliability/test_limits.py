@@ -69,14 +69,15 @@ def few_sockets(sqlite_url: str) -> Iterator[ServerThread]:
     yield from _node(sqlite_url, max_connections_per_user=3)
 
 
-async def _inbox_ids(http: httpx.AsyncClient, user: str, tenant: str) -> list[str]:
+async def _inbox_sources(http: httpx.AsyncClient, user: str, tenant: str) -> list[str]:
+    """The publishers' ids (``sourceId``) of the user's inbox items, newest first."""
     response = await http.get(
         "/api/v1/inbox",
         params={"limit": 200},
         headers={"Authorization": f"Bearer {token(user, tenant)}"},
     )
     assert response.status_code == 200, response.text
-    return [item["id"] for item in response.json()["items"]]
+    return [item["sourceId"] for item in response.json()["items"]]
 
 
 # -- body size ---------------------------------------------------------------------------
@@ -97,7 +98,7 @@ async def test_a_body_over_max_body_bytes_is_refused_with_413(small_body: Server
         declared = await publish(http, big)
         streamed = await http.post("/api/v1/notifications/batch", content=chunks(), headers=ADMIN)
         small = await publish(http, email("alice", "firm-a", id="fits"))
-        stored = await _inbox_ids(http, "alice", "firm-a")
+        stored = await _inbox_sources(http, "alice", "firm-a")
     Result(
         key="limit-body-size",
         title="Maximum body size (`TOCSIN_MAX_BODY_BYTES`)",
@@ -130,7 +131,7 @@ async def test_publishing_beyond_the_rate_gets_429_with_retry_after(
         # Another key has its own budget.
         other = await publish(http, email("bob", "firm-b", id="other-key"), key=tenant_key)
         # Refused notifications were never stored.
-        stored = await _inbox_ids(http, "alice", "firm-a")
+        stored = await _inbox_sources(http, "alice", "firm-a")
         retry_after = [r.headers.get("Retry-After") for r in refused]
         # Honour Retry-After: the next publish goes through.
         if refused:
@@ -175,7 +176,7 @@ async def test_a_batch_counts_each_notification_against_the_rate(
             json={"notifications": [email("alice", "firm-a", id=f"c-{i}") for i in range(4)]},
             headers=ADMIN,
         )
-        stored = await _inbox_ids(http, "alice", "firm-a")
+        stored = await _inbox_sources(http, "alice", "firm-a")
     assert first.status_code == 200, first.text
     assert second.status_code == 429, second.text
     assert second.json()["error"] == "rate_limited"
@@ -438,9 +439,10 @@ async def test_a_slow_consumer_never_delays_others_and_is_dropped_past_the_backl
                 )
                 assert response.status_code == 200, response.text
                 now = time.monotonic()
-                for item in batch:
-                    committed[item["id"]] = now
-                    expected.append(item["id"])
+                for result in response.json()["results"]:
+                    # Tocsin's id, the one every socket receives.
+                    committed[result["id"]] = now
+                    expected.append(result["id"])
                 # A steady publisher (pacing, not synchronisation): 2,000 notifications/s.
                 await asyncio.sleep(SLOW_BATCH / 2000)
             await fast.wait(
