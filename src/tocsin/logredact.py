@@ -37,13 +37,22 @@ class RedactSid(logging.Filter):
         return True
 
 
-def uvicorn_log_config() -> dict[str, Any]:
-    """uvicorn's default logging configuration with :class:`RedactSid` on the access log.
+def uvicorn_log_config(level: str = "info") -> dict[str, Any]:
+    """uvicorn's default logging configuration with :class:`RedactSid` on the access log,
+    and Tocsin's own loggers (``tocsin.*``) through uvicorn's handler at ``level``.
 
     Given to uvicorn as ``log_config``, it reaches worker processes too (each configures its
     logging from it).
     """
     config = copy.deepcopy(LOGGING_CONFIG)
+    # Without a handler of their own, Tocsin's warnings reached stderr unformatted and its
+    # info lines (``tocsin ready``) nowhere. Propagating keeps an embedding app's root
+    # handlers (and pytest's caplog) informed too.
+    config["loggers"]["tocsin"] = {
+        "handlers": ["default"],
+        "level": level.upper(),
+        "propagate": True,
+    }
     config.setdefault("filters", {})["redact_sid"] = {"()": RedactSid}
     access = config["loggers"].setdefault(ACCESS_LOGGER, {})
     access["filters"] = [*access.get("filters", []), "redact_sid"]

@@ -37,7 +37,7 @@ def uvicorn_options(settings: Settings, *, workers: int = 1) -> dict[str, Any]:
     return {
         "log_level": settings.log_level,
         # The access log without Engine.IO session ids (sid=… in the query string).
-        "log_config": uvicorn_log_config(),
+        "log_config": uvicorn_log_config(settings.log_level),
         "lifespan": "on",
         # uvicorn closes WebSockets (1012, service restart) as soon as it stops accepting;
         # clients reconnect elsewhere while in-flight requests drain within this bound.
