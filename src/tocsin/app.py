@@ -13,6 +13,7 @@ from fastapi.openapi.utils import get_openapi
 from tocsin import __version__
 from tocsin.api import deadlines as deadline_routes
 from tocsin.api import health, inbound, routes
+from tocsin.api.docs import mount_docs
 from tocsin.api.errors import install_error_handlers
 from tocsin.api.security_headers import SecurityHeaders
 from tocsin.bus.base import Bus
@@ -26,6 +27,7 @@ from tocsin.ingest import start_mailbox_watchers
 from tocsin.realtime.engine import SocketIOApp
 from tocsin.realtime.server import create_socketio_server
 from tocsin.service import NotificationService
+from tocsin.startup import ShortStartupFailure, cannot_open
 from tocsin.store.sql import SqlStore
 from tocsin.web import mount_web
 
@@ -81,9 +83,17 @@ def create_app(settings: Settings | None = None, service: NotificationService | 
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        await service.store.open(migrate=settings.migrate_on_start)
+        try:
+            await service.store.open(migrate=settings.migrate_on_start)
+        except Exception as exc:
+            raise cannot_open("TOCSIN_DATABASE_URL", settings.database_url, exc) from exc
         await dispatcher.start()
-        await service.bus.start(dispatcher.on_bus_message)
+        try:
+            await service.bus.start(dispatcher.on_bus_message)
+        except Exception as exc:
+            if not settings.redis_url:
+                raise
+            raise cannot_open("TOCSIN_REDIS_URL", settings.redis_url, exc) from exc
         watchers = start_mailbox_watchers(service)
         if scheduler is not None:
             await scheduler.start()
@@ -116,6 +126,8 @@ def create_app(settings: Settings | None = None, service: NotificationService | 
         version=__version__,
         description="Real-time notifications: publish, inbox, Socket.IO delivery.",
         lifespan=lifespan,
+        docs_url=None,  # served by mount_docs, without a CDN
+        redoc_url=None,
     )
     api.state.service = service
     api.state.sio = sio
@@ -123,11 +135,13 @@ def create_app(settings: Settings | None = None, service: NotificationService | 
     api.state.deadlines = deadlines
     install_error_handlers(api)
     api.add_middleware(SecurityHeaders)
+    api.add_middleware(ShortStartupFailure)
     api.include_router(health.router)
     api.include_router(routes.router)
     api.include_router(deadline_routes.router)
     api.include_router(inbound.router)
     mount_web(api)
+    mount_docs(api)
     api.openapi = lambda: _openapi(api)  # type: ignore[method-assign]
     if not settings.websocket_enabled:
         return api

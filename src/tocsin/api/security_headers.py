@@ -2,8 +2,8 @@
 
 Every HTTP response of the API gets ``X-Content-Type-Options: nosniff``; every HTML response
 also gets ``X-Frame-Options: DENY``, ``Referrer-Policy: no-referrer`` and, unless it sets its
-own, ``Content-Security-Policy: frame-ancestors 'none'`` (so ``/docs`` keeps loading its
-scripts). The page at ``/`` sets a whole policy: :func:`page_headers`.
+own, ``Content-Security-Policy: frame-ancestors 'none'``. The page at ``/`` and ``/docs``
+(whose Swagger UI is served from the package) set a whole policy: :func:`page_headers`.
 """
 
 from __future__ import annotations

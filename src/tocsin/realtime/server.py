@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import socketio
@@ -149,8 +149,31 @@ def create_socketio_server(service: NotificationService) -> tuple[SocketServer, 
         up_to = (page.items[0].notification.cursor if page.items else 0) if newest_page else None
         return {**page.to_json(), "unreadCount": await service.unread_count(identity, up_to)}
 
-    sio.on("mark-read", acknowledged(mark_read))
-    sio.on("mark-all-read", acknowledged(mark_all_read))
-    sio.on("clear", acknowledged(clear))
-    sio.on("inbox", acknowledged(inbox))
+    client_events = {
+        "mark-read": mark_read,
+        "mark-all-read": mark_all_read,
+        "clear": clear,
+        "inbox": inbox,
+    }
+    for name, handler in client_events.items():
+        sio.on(name, acknowledged(handler))
+
+    async def unknown_event(sid: str, name: str | int) -> Ack:
+        # Counted like the others: a misspelt event must not be a way around the limit.
+        refusal = await over_event_rate(sid)
+        return refusal if refusal is not None else unknown_event_answer(name, client_events)
+
+    sio.unknown_event_handler = unknown_event
     return sio, dispatcher
+
+
+def unknown_event_answer(name: str | int, known: Iterable[str]) -> Ack:
+    """The acknowledgement of a client event Tocsin does not know (``mark-as-read``): it
+    names the events there are, so a typo shows at once instead of an ack never coming."""
+    shown = repr(name[:64] if isinstance(name, str) else name)
+    return {
+        "ok": False,
+        "error": "unknown_event",
+        "message": f"unknown event {shown}: the client events are {', '.join(known)}",
+        "field": "event",
+    }

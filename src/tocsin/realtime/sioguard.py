@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from socketio import packet as sio_packet
@@ -31,8 +32,13 @@ RESERVED_EVENTS = frozenset(
 )
 
 _BINARY_TYPES = frozenset({sio_packet.BINARY_EVENT, sio_packet.BINARY_ACK})
+_EVENT_TYPES = frozenset({sio_packet.EVENT, sio_packet.BINARY_EVENT})
 # A binary packet's header: its type, then its attachment count and a dash.
 _BINARY_HEADER = re.compile(r"[56]\d{1,10}-")
+
+# Answers an event no handler is registered for: (sid, event name) → the acknowledgement's
+# payload (sent when the client asked for one), or None for no answer.
+UnknownEventHandler = Callable[[str, str | int], Awaitable[Any]]
 
 
 def is_binary(pkt: Any) -> bool:
@@ -108,8 +114,15 @@ class PacketGuard:
     one arrives, and they, with the packet, may not exceed the Engine.IO server's
     ``max_http_buffer_size`` (``maxPayload``); one such packet at a time per session.
 
+    An event no handler is registered for goes to :attr:`unknown_event_handler`, when one is
+    set, instead of python-socketio's dispatch, which ignores it and never answers its
+    acknowledgement (its catch-all ``"*"`` handler cannot tell an event named ``*`` from
+    the others).
+
     Mixed into a ``socketio.AsyncServer`` (before it) with the default serializer.
     """
+
+    unknown_event_handler: UnknownEventHandler | None = None
 
     async def _handle_eio_message(self, eio_sid: str, data: str | bytes) -> None:
         server: Any = self  # a socketio.AsyncServer, untyped
@@ -169,10 +182,37 @@ class PacketGuard:
                 )
         elif kind == sio_packet.DISCONNECT:
             await server._handle_disconnect(eio_sid, namespace, server.reason.CLIENT_DISCONNECT)
-        elif kind in (sio_packet.EVENT, sio_packet.BINARY_EVENT):
-            await server._handle_event(eio_sid, namespace, pkt.id, pkt.data)
+        elif kind in _EVENT_TYPES:
+            name = pkt.data[0]
+            if self.unknown_event_handler is not None and not self._handles(namespace, name):
+                await self._answer_unknown_event(eio_sid, namespace, pkt.id, name)
+            else:
+                await server._handle_event(eio_sid, namespace, pkt.id, pkt.data)
         else:
             await server._handle_ack(eio_sid, namespace, pkt.id, pkt.data)
+
+    def _handles(self, namespace: str | None, name: str | int) -> bool:
+        # python-socketio's lookup (_get_event_handler, then a namespace handler's class).
+        server: Any = self
+        namespace = namespace or "/"
+        for handlers in (server.handlers.get(namespace, {}), server.handlers.get("*", {})):
+            if name in handlers or "*" in handlers:
+                return True
+        return namespace in server.namespace_handlers or "*" in server.namespace_handlers
+
+    async def _answer_unknown_event(
+        self, eio_sid: str, namespace: str | None, ack_id: int | None, name: str | int
+    ) -> None:
+        server: Any = self
+        handler = self.unknown_event_handler
+        sid = server.manager.sid_from_eio_sid(eio_sid, namespace or "/")
+        if handler is None or sid is None:
+            return
+        answer = await handler(sid, name)
+        if ack_id is None or answer is None:
+            return
+        ack = server.packet_class(sio_packet.ACK, namespace=namespace, id=ack_id, data=[answer])
+        await server._send_packet(eio_sid, ack)
 
     def _serves(self, namespace: str) -> bool:
         # python-socketio's own test, in its _handle_connect.

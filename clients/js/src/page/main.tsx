@@ -5,6 +5,7 @@ import { createRoot } from "react-dom/client";
 import { messages, type Locale } from "../core/i18n.js";
 import { NotificationCenter } from "../react/NotificationCenter.js";
 import { useWebSocket, type UseWebSocketOptions } from "../react/useWebSocket.js";
+import { SignedOutHelp } from "./help.js";
 
 interface WebSession {
   userId: string;
@@ -22,11 +23,41 @@ type Loaded = { kind: "signed-in"; session: WebSession } | { kind: "signed-out";
 const query = new URLSearchParams(window.location.search);
 const locale: Locale = (query.get("lang") ?? "fr").startsWith("en") ? "en" : "fr";
 const delay = Number(query.get("reconnectDelay"));
+const TOKEN_KEY = "tocsin.token";
+const token = takeToken();
+// A token pasted into the address bar of this page changes only the fragment: no new load.
+window.addEventListener("hashchange", () => {
+  if (new URLSearchParams(window.location.hash.slice(1)).has("token")) window.location.reload();
+});
+
+/**
+ * A user token given as `/#token=…` (a fragment never reaches a server, a log or a Referer),
+ * kept for this tab and taken out of the address bar; else the one kept earlier.
+ */
+function takeToken(): string | null {
+  const given = new URLSearchParams(window.location.hash.slice(1)).get("token");
+  if (given) history.replaceState(null, "", window.location.pathname + window.location.search);
+  try {
+    if (given) sessionStorage.setItem(TOKEN_KEY, given);
+    return sessionStorage.getItem(TOKEN_KEY);
+  } catch {
+    return given; // storage disabled: this load only
+  }
+}
 
 async function loadSession(): Promise<Loaded> {
-  const response = await fetch("web/session", { credentials: "same-origin", headers: { Accept: "application/json" } });
+  const headers: Record<string, string> = { Accept: "application/json" };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const response = await fetch("web/session", { credentials: "same-origin", headers });
   const body = (await response.json().catch(() => ({}))) as WebSession & { reason?: string };
   if (response.ok) return { kind: "signed-in", session: body };
+  if (token) {
+    try {
+      sessionStorage.removeItem(TOKEN_KEY); // refused: the next load falls back to the cookie
+    } catch {
+      // storage disabled: nothing was kept
+    }
+  }
   return { kind: "signed-out", signinUrl: body.signinUrl ?? null, reason: body.reason ?? "missing_token" };
 }
 
@@ -35,13 +66,14 @@ function Stats({ options }: { options: UseWebSocketOptions }): ReactElement {
   const { notifications, unreadCount, clientsCount, requestNotificationPermission } = useWebSocket(options);
   const [permission, setPermission] = useState(typeof Notification === "undefined" ? "denied" : Notification.permission);
   const fr = locale === "fr";
+  const { counts } = messages(locale);
   return (
     <div className="page-card">
       <div className="page-stats">
-        <div className="page-stat"><b data-testid="stat-unread">{unreadCount}</b><span>{fr ? "non lues" : "unread"}</span></div>
-        <div className="page-stat"><b>{notifications.emails.length}</b><span>{fr ? "e-mails" : "e-mails"}</span></div>
-        <div className="page-stat"><b>{notifications.deadlines.length}</b><span>{fr ? "alertes de délai" : "deadline alerts"}</span></div>
-        <div className="page-stat"><b>{clientsCount}</b><span>{fr ? "connexions du cabinet" : "connections in the firm"}</span></div>
+        <div className="page-stat"><b data-testid="stat-unread">{unreadCount}</b><span>{counts.unread(unreadCount)}</span></div>
+        <div className="page-stat"><b>{notifications.emails.length}</b><span>{counts.emails(notifications.emails.length)}</span></div>
+        <div className="page-stat"><b>{notifications.deadlines.length}</b><span>{counts.deadlineAlerts(notifications.deadlines.length)}</span></div>
+        <div className="page-stat"><b>{clientsCount}</b><span>{counts.connections(clientsCount)}</span></div>
       </div>
       {permission === "default" && (
         <button type="button" className="page-btn" onClick={() => void requestNotificationPermission().then(setPermission)}>
@@ -68,7 +100,7 @@ function App(): ReactElement {
       <main className="page-main">
         <div className="page-card" data-testid="signed-out">
           <h1>Tocsin</h1>
-          <p>{t.notSignedIn} ({loaded.reason})</p>
+          <SignedOutHelp locale={locale} reason={loaded.reason} />
           {loaded.signinUrl && <a className="page-btn" href={loaded.signinUrl}>{t.signIn}</a>}
         </div>
       </main>
@@ -80,6 +112,7 @@ function App(): ReactElement {
     userId: session.userId,
     debug: query.has("debug"),
     locale,
+    ...(token ? { token } : {}),
     ...(delay > 0 ? { reconnectDelay: delay } : {}),
   };
   const fr = locale === "fr";
