@@ -10,7 +10,7 @@ WEB := src/tocsin/web/index.html
 JS_SOURCES := $(shell find $(JS)/src $(JS)/scripts -type f 2>/dev/null) $(JS)/package.json $(JS)/tsconfig.json
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint format compat-deps clean web js-test js-packages demo
+.PHONY: help run test lint format compat-deps clean web js-test js-packages nextjs-example demo system-deps
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -63,10 +63,40 @@ js-packages: $(JS)/node_modules/.package-lock.json $(PUBLISHER)/node_modules/.pa
 	done
 	@echo "In your app: npm install $(abspath $(JS_DIST))/tocsin-client-$$(node -p 'require("./$(JS)/package.json").version').tgz $(abspath $(JS_DIST))/tocsin-publisher-$$(node -p 'require("./$(PUBLISHER)/package.json").version').tgz"
 
+# The Next.js examples (NextAuth v4, Auth.js v5): each from its own lock file, then this
+# checkout's @tocsin/client and @tocsin/publisher tarballs with --no-save (a lock file would pin
+# their hashes, which change with every edit of the packages, and `npm ci` would then refuse them).
+NEXTJS_APPS := examples/nextjs examples/nextjs-authjs
+PUBLISHER_SOURCES := $(shell find $(PUBLISHER)/src $(PUBLISHER)/scripts -type f 2>/dev/null) $(PUBLISHER)/package.json $(PUBLISHER)/tsconfig.json
+version = $(shell node -p 'require("./$(1)/package.json").version')
+.PRECIOUS: examples/%/node_modules/.package-lock.json examples/%/node_modules/.tocsin-packages
+
+$(JS_DIST)/.packed: $(JS_SOURCES) $(PUBLISHER_SOURCES)
+	$(MAKE) --no-print-directory js-packages >/dev/null
+	touch $@
+
+examples/%/node_modules/.package-lock.json: examples/%/package-lock.json
+	npm ci --prefix examples/$* --no-audit --no-fund --loglevel=error
+	touch $@
+
+examples/%/node_modules/.tocsin-packages: examples/%/node_modules/.package-lock.json $(JS_DIST)/.packed
+	npm install --prefix examples/$* --no-save --no-audit --no-fund --loglevel=error \
+		$(abspath $(JS_DIST))/tocsin-client-$(call version,$(JS)).tgz \
+		$(abspath $(JS_DIST))/tocsin-publisher-$(call version,$(PUBLISHER)).tgz
+	touch $@
+
+nextjs-example: ## install examples/nextjs and nextjs-authjs (npm ci, then the @tocsin packages of this checkout)
+	@if command -v npm >/dev/null 2>&1; then \
+		$(MAKE) --no-print-directory $(NEXTJS_APPS:%=%/node_modules/.tocsin-packages); \
+	else echo "npm not found: the Next.js examples' browser tests will be skipped"; fi
+
 demo: $(BIN)/tocsin web ## run the demo law firm on http://127.0.0.1:8000 (ARGS="--port 8001 --interval 3")
 	$(BIN)/tocsin demo $(ARGS)
 
-test: $(VENV)/.test-deps compat-deps bench-deps web js-test ## install test dependencies and run every test
+system-deps: ## install Chromium, Dovecot and nginx for the browser, IMAP and proxy tests (as root with apt-get)
+	@tools/system-deps.sh
+
+test: $(VENV)/.test-deps system-deps compat-deps bench-deps web js-test nextjs-example ## install test dependencies and run every test
 	$(BIN)/pytest
 
 lint: $(VENV)/.test-deps ## ruff and mypy --strict
@@ -79,7 +109,7 @@ format: $(VENV)/.test-deps ## apply ruff's formatting and fixes
 	$(BIN)/ruff check --fix src tests examples bench hatch_build.py
 
 clean: ## remove the virtualenv, caches and Node modules
-	rm -rf $(VENV) $(COMPAT)/node_modules $(JS)/node_modules $(JS)/.test-build $(JS)/dist $(PUBLISHER)/node_modules $(PUBLISHER)/.test-build $(PUBLISHER)/dist $(JS_DIST) src/tocsin/web test-artifacts .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(COMPAT)/node_modules $(JS)/node_modules $(JS)/.test-build $(JS)/dist $(PUBLISHER)/node_modules $(PUBLISHER)/.test-build $(PUBLISHER)/dist $(JS_DIST) $(NEXTJS_APPS:%=%/node_modules) $(NEXTJS_APPS:%=%/.next) src/tocsin/web test-artifacts .pytest_cache .mypy_cache .ruff_cache
 
 # Benchmarks (bench/): Tocsin against a reference Node socket.io server, side by side.
 BENCH_NODE := bench/node-reference
