@@ -167,9 +167,12 @@ def check_reports() -> Iterator[CheckReports]:
 async def test_an_unpublishable_deadline_does_not_stop_other_tenants_alerts(
     sqlite_url: str, caplog: pytest.LogCaptureFixture, check_reports: CheckReports
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="tocsin.deadlines")
     node = ServerThread(make_settings(sqlite_url, deadlines_interval=0.2))
     node.start()
+    # After the start: uvicorn's logging configuration covers Tocsin's loggers, and applying
+    # it resets the level and handlers of their children.
+    caplog.set_level(logging.DEBUG, logger="tocsin.deadlines")
+    logging.getLogger("tocsin.deadlines").addHandler(check_reports)
     carol = Client(node.url, "carol", "firm-b")
     try:
         async with httpx.AsyncClient(base_url=node.url, timeout=30) as http:
