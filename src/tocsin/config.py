@@ -120,7 +120,7 @@ class Settings(BaseSettings):
     websocket_only: bool = Field(
         default=False,
         validation_alias=_env("TOCSIN_WEBSOCKET_ONLY"),
-        description="Refuse HTTP long-polling (explicit opt-in: the default clients start with it).",
+        description="Refuse HTTP long-polling (opt-in: the default clients start with it).",
     )
     websocket_compression: bool = Field(
         default=False,
