@@ -39,7 +39,8 @@ class WorkerRoutingHttpProtocol(GuardedHttpToolsProtocol):
 
     def __init__(self, *args: Any, engineio_path: str = "/socket.io/", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._engineio_path = engineio_path.encode()
+        # Without its trailing slash: proxies (Next.js rewrites) send ``/socket.io?EIO=4…``.
+        self._engineio_path = engineio_path.rstrip("/").encode()
         self._worker = current_worker()
         # The request being read, chunk by chunk from its first byte, while its headers
         # come (None when it did not start a chunk: after a pipelined one).
@@ -144,7 +145,8 @@ class WorkerRoutingHttpProtocol(GuardedHttpToolsProtocol):
             url = httptools.parse_url(self.url)
         except httptools.HttpParserInvalidURLError:
             return None
-        if not url.path.startswith(self._engineio_path) or not url.query:
+        base = self._engineio_path
+        if not (url.path == base or url.path.startswith(base + b"/")) or not url.query:
             return None
         # As python-engineio reads it: the first sid.
         sids = parse_qs(url.query.decode("latin-1")).get("sid")

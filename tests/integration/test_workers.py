@@ -139,9 +139,14 @@ class Workers:
 
 
 def request(
-    conn: http.client.HTTPConnection, method: str, query: str = "", body: bytes | None = None
+    conn: http.client.HTTPConnection,
+    method: str,
+    query: str = "",
+    body: bytes | None = None,
+    *,
+    engine: str = ENGINE,
 ) -> tuple[int, bytes]:
-    conn.request(method, ENGINE + query, body=body, headers={"Content-Type": "text/plain"})
+    conn.request(method, engine + query, body=body, headers={"Content-Type": "text/plain"})
     response = conn.getresponse()
     return response.status, response.read()
 
@@ -196,6 +201,20 @@ def test_a_request_for_another_workers_session_moves_its_connection(workers: Wor
         on_b2 = stack.enter_context(contextlib.closing(workers.connection_on(a, other=True)))
         status, answer = request(on_b2, "GET", f"&sid={sid}")
         assert status == 200 and answer.startswith(b'40{"sid":'), answer
+
+
+def test_a_session_path_without_its_trailing_slash_is_handed_over_too(workers: Workers) -> None:
+    # Next.js rewrites (and some proxies) send /socket.io?EIO=4… without the slash.
+    a, b = sorted(workers.pids)
+    bare = ENGINE.replace("/socket.io/?", "/socket.io?", 1)
+    assert bare != ENGINE
+    with contextlib.ExitStack() as stack:
+        on_a = stack.enter_context(contextlib.closing(workers.connection_on(a)))
+        sid = handshake(on_a)
+        on_b = stack.enter_context(contextlib.closing(workers.connection_on(a, other=True)))
+        assert worker_of(on_b) == b
+        assert request(on_b, "POST", f"&sid={sid}", b"3", engine=bare) == (200, b"ok")
+        assert worker_of(on_b) == a
 
 
 def test_latency_of_a_polling_request_handed_to_its_worker(workers: Workers) -> None:
