@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import socket
@@ -10,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -169,6 +170,27 @@ class Client:
     async def wait_notifications(self, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
         await self.log.wait_for(lambda _log: len(self.notifications()) >= count, timeout)
         return self.notifications()
+
+
+@contextlib.asynccontextmanager
+async def connected(url: str, user: str, tenant: str) -> AsyncIterator[Client]:
+    """A :class:`Client` of ``user`` in ``tenant``, connected for the block."""
+    client = Client(url, user, tenant)
+    await client.connect()
+    try:
+        yield client
+    finally:
+        await client.disconnect()
+
+
+def stop_process(process: subprocess.Popen[Any], timeout: float) -> None:
+    """SIGTERM ``process``; SIGKILL it if it has not exited within ``timeout`` seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
 
 
 # The id a client sees: Tocsin's own, 32 hex digits (the publisher's travels as sourceId).

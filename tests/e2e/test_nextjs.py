@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS
+from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.nextjs import AUTHJS_V5, NEXTAUTH_V4, Sockets, Stack, require_app, run_stack
 from tests.helpers import ADMIN_KEY
 
@@ -49,17 +49,10 @@ def authjs_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 
 @pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    """One headless Chromium for the module."""
+def chromium(browser: Any) -> Any:
+    """The module's headless Chromium (conftest's ``browser``), once the app can run here."""
     require_app(NEXTAUTH_V4)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    return browser
 
 
 @pytest.fixture

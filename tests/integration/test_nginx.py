@@ -22,7 +22,7 @@ import socketio
 
 from tests.conftest import make_settings
 from tests.forge import AUTH_SECRET, authjs_token, claims
-from tests.helpers import ServerThread, listening_socket, require_service
+from tests.helpers import ServerThread, listening_socket, require_service, stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOYED = ROOT / "deploy" / "nginx.conf"
@@ -102,12 +102,7 @@ class Nginx:
         return path.read_text(errors="replace")[-3000:] if path.exists() else ""
 
     def close(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
+        stop_process(self.process, timeout=10)
 
 
 def free_port() -> int:

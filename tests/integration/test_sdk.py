@@ -11,7 +11,16 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.helpers import ADMIN_KEY, TOCSIN_ID, Client, ServerThread, email, source_ids, token
+from tests.helpers import (
+    ADMIN_KEY,
+    TOCSIN_ID,
+    Client,
+    ServerThread,
+    connected,
+    email,
+    source_ids,
+    token,
+)
 from tocsin import sdk
 from tocsin.app import create_service
 from tocsin.config import Settings
@@ -30,12 +39,8 @@ def forget_default_client() -> Iterator[None]:
 
 @pytest.fixture
 async def alice(server: ServerThread) -> AsyncIterator[Client]:
-    client = Client(server.url, "u1", "t1")
-    await client.connect()
-    try:
+    async with connected(server.url, "u1", "t1") as client:
         yield client
-    finally:
-        await client.disconnect()
 
 
 @pytest.fixture

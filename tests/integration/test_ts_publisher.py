@@ -21,6 +21,7 @@ from tests.helpers import (
     ADMIN_KEY,
     Client,
     ServerThread,
+    connected,
     create_api_key,
     listening_socket,
     require_service,
@@ -98,18 +99,8 @@ def succeeded(run: NodeRun) -> list[Any]:
 
 @pytest.fixture
 async def alice(server: ServerThread) -> AsyncIterator[Client]:
-    client = Client(server.url, "u1", "t1")
-    await client.connect()
-    try:
+    async with connected(server.url, "u1", "t1") as client:
         yield client
-    finally:
-        await client.disconnect()
-
-
-async def connected(server: ServerThread, user: str, tenant: str) -> Client:
-    client = Client(server.url, user, tenant)
-    await client.connect()
-    return client
 
 
 # -- a proxy that loses answers -----------------------------------------------------------
@@ -219,9 +210,10 @@ def _label(notification: dict[str, Any]) -> str:
 async def test_the_seed_calls_deliver_through_the_module_helpers(
     server: ServerThread, publisher_module: str, alice: Client
 ) -> None:
-    bob = await connected(server, "u2", "t1")
-    carol = await connected(server, "u3", "t2")
-    try:
+    async with (
+        connected(server.url, "u2", "t1") as bob,
+        connected(server.url, "u3", "t2") as carol,
+    ):
         run = await run_node(
             publisher_module,
             SEED_CALLS,
@@ -231,9 +223,6 @@ async def test_the_seed_calls_deliver_through_the_module_helpers(
         received = await alice.wait_notifications(7)
         await bob.wait_notifications(2)
         await carol.wait_notifications(1)
-    finally:
-        await bob.disconnect()
-        await carol.disconnect()
 
     by_label = {_label(n): n for n in received}
     assert sorted(by_label) == [

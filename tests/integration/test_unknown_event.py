@@ -14,7 +14,7 @@ import pytest
 
 from tests.compat.node_client import NodeClient, require_node_client
 from tests.conftest import make_settings
-from tests.helpers import Client, ServerThread, email, publish, token
+from tests.helpers import Client, ServerThread, connected, email, publish, token
 
 KNOWN = ("mark-read", "mark-all-read", "clear", "inbox")
 
@@ -29,12 +29,8 @@ def assert_unknown(ack: Any, name: str) -> None:
 
 @pytest.fixture
 async def alice(server: ServerThread) -> AsyncIterator[Client]:
-    client = Client(server.url, "alice", "firm-a")
-    await client.connect()
-    try:
+    async with connected(server.url, "alice", "firm-a") as client:
         yield client
-    finally:
-        await client.disconnect()
 
 
 async def test_an_unknown_event_is_acked_with_the_known_ones(

@@ -32,6 +32,7 @@ from tests.helpers import (
     email,
     listening_socket,
     publish,
+    stop_process,
     token,
 )
 from tocsin.realtime.sessionids import owner_of
@@ -129,12 +130,7 @@ class Workers:
 
     def close(self) -> None:
         if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+            stop_process(self.process, timeout=30)
         self.sock.close()
 
 
