@@ -195,6 +195,14 @@ def stop_process(process: subprocess.Popen[Any], timeout: float) -> None:
 
 # The id a client sees: Tocsin's own, 32 hex digits (the publisher's travels as sourceId).
 TOCSIN_ID = re.compile(r"^[0-9a-f]{32}$")
+# The inbox state every new notification carries (DESIGN §7), besides ``read``.
+NEW_STATE: dict[str, Any] = {
+    "critical": False,
+    "seen": False,
+    "archived": False,
+    "snoozedUntil": None,
+    "actionTaken": None,
+}
 
 
 def source_ids(items: Iterable[Mapping[str, Any]]) -> list[Any]:

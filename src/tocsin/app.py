@@ -13,6 +13,8 @@ from fastapi.openapi.utils import get_openapi
 from tocsin import __version__
 from tocsin.api import deadlines as deadline_routes
 from tocsin.api import health, inbound, routes
+from tocsin.api import inbox as inbox_routes
+from tocsin.api import preferences as preference_routes
 from tocsin.api.docs import mount_docs
 from tocsin.api.errors import install_error_handlers
 from tocsin.api.security_headers import SecurityHeaders
@@ -24,6 +26,7 @@ from tocsin.deadlines.scheduler import DeadlineScheduler
 from tocsin.deadlines.service import DeadlineService
 from tocsin.gcpolicy import ScheduledFullCollections, freeze_startup_objects, watch_collections
 from tocsin.ingest import start_mailbox_watchers
+from tocsin.jobrunner import JobRunner
 from tocsin.realtime.engine import SocketIOApp
 from tocsin.realtime.server import create_socketio_server
 from tocsin.service import NotificationService
@@ -73,6 +76,13 @@ def create_app(settings: Settings | None = None, service: NotificationService | 
     service = service or create_service(settings)
     sio, dispatcher = create_socketio_server(service)
     deadlines = DeadlineService(service)
+    jobs = JobRunner(
+        service.store,
+        service.job_handlers(),
+        poll_interval=settings.jobs_poll_interval,
+        lease=settings.jobs_lease,
+    )
+    service.on_jobs_added(jobs.wake)
     scheduler = (
         DeadlineScheduler(
             deadlines, settings.deadlines_time, settings.timezone, settings.deadlines_interval
@@ -95,6 +105,7 @@ def create_app(settings: Settings | None = None, service: NotificationService | 
                 raise
             raise cannot_open("TOCSIN_REDIS_URL", settings.redis_url, exc) from exc
         watchers = start_mailbox_watchers(service)
+        await jobs.start()
         if scheduler is not None:
             await scheduler.start()
         watch_collections()
@@ -114,6 +125,7 @@ def create_app(settings: Settings | None = None, service: NotificationService | 
             if full_collections is not None:
                 await full_collections.stop()
             await watchers.stop()
+            await jobs.stop()
             if scheduler is not None:
                 await scheduler.stop()
             await service.bus.stop()
@@ -133,11 +145,14 @@ def create_app(settings: Settings | None = None, service: NotificationService | 
     api.state.sio = sio
     api.state.dispatcher = dispatcher
     api.state.deadlines = deadlines
+    api.state.jobs = jobs
     install_error_handlers(api)
     api.add_middleware(SecurityHeaders)
     api.add_middleware(ShortStartupFailure)
     api.include_router(health.router)
     api.include_router(routes.router)
+    api.include_router(inbox_routes.router)
+    api.include_router(preference_routes.router)
     api.include_router(deadline_routes.router)
     api.include_router(inbound.router)
     mount_web(api)

@@ -188,6 +188,37 @@ class Settings(BaseSettings):
         le=365,
         validation_alias=_env("TOCSIN_DEADLINE_URGENT_DAYS"),
     )
+    deadline_ack: bool = Field(
+        default=True,
+        validation_alias=_env("TOCSIN_DEADLINE_ACK"),
+        description="Put an « Accuser réception » button on critical deadline alerts.",
+    )
+    deadline_ack_label: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        validation_alias=_env("TOCSIN_DEADLINE_ACK_LABEL"),
+        description="The button's label (default: « Accuser réception », or Acknowledge in en).",
+    )
+    snooze_min_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        validation_alias=_env("TOCSIN_SNOOZE_MIN_SECONDS"),
+        description="A snooze ends at least this many seconds ahead (DESIGN §7: one minute).",
+    )
+    jobs_poll_interval: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        validation_alias=_env("TOCSIN_JOBS_POLL_INTERVAL"),
+        description="Seconds between a node's looks for due jobs (snooze wake-ups…).",
+    )
+    jobs_lease: float = Field(
+        default=60.0,
+        gt=0,
+        validation_alias=_env("TOCSIN_JOBS_LEASE"),
+        description="Seconds a node holds a claimed job before another may run it.",
+    )
     publish_rate: float = Field(
         default=1000.0,
         gt=0,

@@ -68,6 +68,18 @@ JOB_ITEM_FAILURES = Counter(
     registry=REGISTRY,
 )
 
+ACTIONS = Counter(
+    "tocsin_actions_total", "Notification actions taken (act), first time only", registry=REGISTRY
+)
+SNOOZES_DUE = Counter(
+    "tocsin_snoozes_due_total", "Snoozed notifications brought back", registry=REGISTRY
+)
+JOBS = Counter(
+    "tocsin_jobs_total",
+    "Durable jobs run, by kind and outcome",
+    ["kind", "outcome"],
+    registry=REGISTRY,
+)
 SESSION_LOOKUPS = Counter(
     "tocsin_session_lookups_total",
     "Database-session cookies looked up, by outcome: cache_hit, refusal_cache_hit, joined "

@@ -28,6 +28,9 @@ EventName = Literal["email-received", "dossier-updated", "deadline-alert", "syst
 CLIENTS_COUNT = "clients-count"
 RESYNC = "resync"
 NOTIFICATIONS_READ = "notifications-read"
+NOTIFICATIONS_CHANGED = "notifications-changed"
+NOTIFICATION_DUE = "notification-due"
+PREFERENCES_CHANGED = "preferences-changed"
 
 
 class Audience(StrEnum):
@@ -87,6 +90,23 @@ def iso_timestamp(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+MAX_ACTIONS = 3
+# A link the NotificationCenter opens: http(s) or a path of the app ("/dossiers/1"), never
+# "javascript:" or a protocol-relative "//host" that would leave the app unnoticed.
+_ACTION_URL = r"^(https?://[^\s\x00]+|/([^/\s\x00][^\s\x00]*)?)$"
+
+
+class Action(BaseModel):
+    """A button on a notification (« Accuser réception »); ``act`` records which was taken."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[^\x00\s]+$")]
+    label: Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=NO_NUL)]
+    url: Annotated[str, StringConstraints(max_length=2000, pattern=_ACTION_URL)] | None = None
+    primary: bool | None = None
+
+
 class _Notification(BaseModel):
     """Fields shared by every kind. Unknown fields are refused so typos surface at once."""
 
@@ -96,6 +116,17 @@ class _Notification(BaseModel):
     userId: Identifier | None = None
     tenantId: Identifier | None = None
     timestamp: datetime | None = None
+    # DESIGN §7: buttons (at most 3, ids unique) and "critical" (never muted).
+    actions: Annotated[list[Action], Field(max_length=MAX_ACTIONS)] | None = None
+    critical: bool | None = None
+
+    @field_validator("actions")
+    @classmethod
+    def _unique_action_ids(cls, value: list[Action] | None) -> list[Action] | None:
+        """Two buttons with one id could not be told apart by ``act``."""
+        if value is not None and len({a.id for a in value}) != len(value):
+            raise ValueError("action ids must be unique")
+        return value or None
 
     @field_validator("timestamp")
     @classmethod
@@ -192,16 +223,50 @@ class StoredNotification:
             return False
         return self.audience is Audience.TENANT or self.user_id == identity.user_id
 
-    def to_wire(self, *, read: bool = False, with_event: bool = False) -> dict[str, Any]:
-        """The seed's payload plus ``sourceId`` (when the publisher gave an id), ``cursor``
-        and ``read`` (and ``event`` for inbox items)."""
+    @property
+    def critical(self) -> bool:
+        """Critical (DESIGN §7): it cannot be muted and ignores quiet hours."""
+        return is_critical(self.event, self.fields)
+
+    def to_wire(
+        self,
+        *,
+        read: bool = False,
+        with_event: bool = False,
+        seen: bool = False,
+        archived: bool = False,
+        snoozed_until: datetime | None = None,
+        action: str | None = None,
+        acted_at: datetime | None = None,
+    ) -> dict[str, Any]:
+        """The seed's payload plus ``sourceId`` (when the publisher gave an id), ``cursor``,
+        ``critical`` and the reader's state: ``seen``, ``read``, ``archived``,
+        ``snoozedUntil``, ``actionTaken`` (and ``actedAt``); ``event`` for inbox items."""
         data: dict[str, Any] = {"id": self.id}
         if self.source_id is not None:
             data["sourceId"] = self.source_id
         data.update(self.fields)
         data["timestamp"] = iso_timestamp(self.timestamp)
         data["cursor"] = self.cursor
+        data["critical"] = is_critical(self.event, self.fields)
+        data["seen"] = seen or read
         data["read"] = read
+        data["archived"] = archived
+        data["snoozedUntil"] = None if snoozed_until is None else iso_timestamp(snoozed_until)
+        # Not "action": the seed's dossier-updated already has a field of that name.
+        data["actionTaken"] = action
+        if acted_at is not None:
+            data["actedAt"] = iso_timestamp(acted_at)
         if with_event:
             data["event"] = self.event
         return data
+
+
+def is_critical(event: str, fields: dict[str, Any]) -> bool:
+    """A ``deadline-alert`` of urgency ``critical``, a ``system-notification`` of type
+    ``error``, or anything published with ``"critical": true`` (DESIGN §7)."""
+    if fields.get("critical") is True:
+        return True
+    if event == DEADLINE_ALERT:
+        return fields.get("urgency") == "critical"
+    return event == SYSTEM_NOTIFICATION and fields.get("type") == "error"

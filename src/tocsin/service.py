@@ -19,8 +19,9 @@ from tocsin.auth import apikeys
 from tocsin.auth.apikeys import Publisher
 from tocsin.auth.credentials import Credential
 from tocsin.auth.identity import Authenticator, Session
-from tocsin.bus.base import DOORBELL, READ, Bus
+from tocsin.bus.base import DOORBELL, Bus
 from tocsin.config import Settings
+from tocsin.cursors import parse_cursor
 from tocsin.errors import (
     Conflict,
     Forbidden,
@@ -31,6 +32,7 @@ from tocsin.errors import (
     ValidationFailed,
     from_pydantic,
 )
+from tocsin.inboxstates import InboxStates
 from tocsin.limits import KeyedLimiter, retry_after_seconds
 from tocsin.models import (
     NOTIFICATION_EVENTS,
@@ -40,11 +42,10 @@ from tocsin.models import (
     StoredNotification,
     notification_adapter,
 )
-from tocsin.store.base import ApiKeyRecord, Draft, InboxItem, Store
+from tocsin.store.base import ApiKeyRecord, Draft, InboxItem, InboxView, Store
 
 MAX_BATCH = 1000
 MAX_INBOX_PAGE = 200
-MAX_IDS = 1000
 MAX_IDEMPOTENCY_KEY = 255
 # The server's own once-only publishes (e-mail ingestion, deadline alerts) store their
 # once-key as an idempotency key under this prefix, which a publisher's Idempotency-Key
@@ -79,7 +80,7 @@ class InboxPage:
     def to_json(self) -> dict[str, Any]:
         """``{items, nextBefore}`` with items in the socket events' format plus ``event``."""
         return {
-            "items": [i.notification.to_wire(read=i.read, with_event=True) for i in self.items],
+            "items": [item.to_wire(with_event=True) for item in self.items],
             "nextBefore": self.next_before,
         }
 
@@ -106,8 +107,8 @@ def _content_hash(
     return _request_hash(content)
 
 
-class NotificationService:
-    """Publish, inbox, read state and API keys, over a :class:`Store` and a :class:`Bus`."""
+class NotificationService(InboxStates):
+    """Publish, inbox, its states and API keys, over a :class:`Store` and a :class:`Bus`."""
 
     def __init__(self, settings: Settings, store: Store, bus: Bus) -> None:
         self.settings = settings
@@ -116,6 +117,7 @@ class NotificationService:
         self.authenticator = Authenticator(settings)
         self.publish_limiter = KeyedLimiter(settings.publish_rate, settings.publish_burst)
         self._stored_listeners: list[Callable[[list[StoredNotification]], None]] = []
+        self._jobs_added = []
 
     def on_stored(self, listener: Callable[[list[StoredNotification]], None]) -> None:
         """Call ``listener`` with what this process stored, once it is committed.
@@ -321,8 +323,9 @@ class NotificationService:
         before: int | None = None,
         event: str | None = None,
         unread_only: bool = False,
+        view: InboxView = InboxView.INBOX,
     ) -> InboxPage:
-        """A page of the user's inbox, newest first.
+        """A page of the user's inbox (or of its archive, or of what is snoozed), newest first.
 
         Raises:
             ValidationFailed: ``limit`` outside 1..200, or an unknown ``event``.
@@ -332,7 +335,7 @@ class NotificationService:
         if event is not None and event not in NOTIFICATION_EVENTS:
             raise ValidationFailed(f"event: unknown event {event!r}", field="event")
         rows = await self.store.inbox(
-            identity, limit=limit, before=before, event=event, unread_only=unread_only
+            identity, limit=limit, before=before, event=event, unread_only=unread_only, view=view
         )
         more = len(rows) > limit
         rows = rows[:limit]
@@ -341,74 +344,6 @@ class NotificationService:
     async def unread_count(self, identity: Identity, up_to: int | None = None) -> int:
         """How many notifications the user has not read (with cursors up to ``up_to``)."""
         return await self.store.unread_count(identity, up_to)
-
-    # -- read state --------------------------------------------------------------------
-
-    async def mark_read(
-        self, identity: Identity, ids: Any, *, origin: str | None = None
-    ) -> tuple[list[str], int]:
-        """Mark notifications read by id; tell the user's other sockets.
-
-        Returns the ids that matched a visible notification, and the new unread count.
-
-        Raises:
-            ValidationFailed: ``ids`` is not a list of at most 1,000 strings.
-        """
-        if not isinstance(ids, list) or not all(
-            isinstance(i, str | int) and "\x00" not in str(i) for i in ids
-        ):
-            raise ValidationFailed("ids: must be a list of notification ids", field="ids")
-        if len(ids) > MAX_IDS:
-            raise ValidationFailed(f"ids: at most {MAX_IDS} at once", field="ids")
-        marked = await self.store.mark_read(identity, [str(i) for i in ids])
-        unread = await self.store.unread_count(identity)
-        if marked:
-            await self._announce_read(identity, marked, False, unread, origin)
-        return marked, unread
-
-    async def mark_all_read(
-        self, identity: Identity, up_to: int | None = None, *, origin: str | None = None
-    ) -> tuple[int, int]:
-        """Mark everything (up to a cursor) read. Returns (watermark, unread count)."""
-        watermark = await self.store.mark_all_read(identity, _cursor_or_none(up_to, "upTo"))
-        unread = await self.store.unread_count(identity)
-        await self._announce_read(identity, [], True, unread, origin, up_to=watermark)
-        return watermark, unread
-
-    async def clear(
-        self, identity: Identity, up_to: int | None = None, *, origin: str | None = None
-    ) -> tuple[int, int]:
-        """Remove everything (up to a cursor) from the inbox. Returns (watermark, unread)."""
-        watermark = await self.store.clear(identity, _cursor_or_none(up_to, "upTo"))
-        unread = await self.store.unread_count(identity)
-        await self._announce_read(identity, [], True, unread, origin, up_to=watermark, cleared=True)
-        return watermark, unread
-
-    async def _announce_read(
-        self,
-        identity: Identity,
-        ids: list[str],
-        everything: bool,
-        unread: int,
-        origin: str | None,
-        *,
-        up_to: int | None = None,
-        cleared: bool = False,
-    ) -> None:
-        message: dict[str, Any] = {
-            "type": READ,
-            "tenantId": identity.tenant_id,
-            "userId": identity.user_id,
-            "ids": ids,
-            "all": everything,
-            "unreadCount": unread,
-            "origin": origin,
-        }
-        if up_to is not None:
-            message["upTo"] = up_to
-        if cleared:
-            message["cleared"] = True
-        await self.bus.publish(message)
 
     # -- credentials -------------------------------------------------------------------
 
@@ -466,27 +401,6 @@ class NotificationService:
         """
         if not await self.store.revoke_api_key(key_id, datetime.now(UTC)):
             raise NotFound(f"no active API key {key_id!r}", field="key_id")
-
-
-def _cursor_or_none(value: Any, field: str) -> int | None:
-    if value is None:
-        return None
-    return parse_cursor(value, field)
-
-
-def parse_cursor(value: Any, field: str) -> int:
-    """A cursor sent back by a client (an integer, or its decimal string).
-
-    Raises:
-        ValidationFailed: anything else.
-    """
-    if isinstance(value, bool):
-        raise ValidationFailed(f"{field}: must be a cursor", field=field)
-    if isinstance(value, int) and 0 <= value < 2**53:
-        return value
-    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 16:
-        return int(value)
-    raise ValidationFailed(f"{field}: must be a cursor (non-negative integer)", field=field)
 
 
 __all__ = ["InboxPage", "NotificationService", "Published", "parse_cursor"]

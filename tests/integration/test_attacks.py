@@ -285,7 +285,10 @@ async def test_a_user_cannot_read_or_mark_another_users_inbox(
     assert marked.status_code == 200 and marked.json()["ids"] == []
     await http.post("/api/v1/inbox/read-all", headers=alice)
     await http.post("/api/v1/inbox/clear", headers=alice)
-    assert (await http.get("/api/v1/inbox/unread-count", headers=bob)).json() == {"count": 1}
+    assert (await http.get("/api/v1/inbox/unread-count", headers=bob)).json() == {
+        "count": 1,
+        "unseen": 1,
+    }
     items = (await http.get("/api/v1/inbox", headers=bob)).json()["items"]
     assert [(i["id"], i["sourceId"], i["read"]) for i in items] == [(bobs, "bobs-mail", False)]
     forged = await http.get("/api/v1/inbox", headers={"Authorization": "Bearer " + unsigned()})

@@ -137,7 +137,11 @@ async def test_json_from_the_own_origin_is_served(
 ) -> None:
     headers = {**cookie(), "Origin": own(server)}
     marked = await http.post("/api/v1/inbox/read", json={"ids": [inbox[0]]}, headers=headers)
-    assert marked.status_code == 200 and marked.json() == {"ids": [inbox[0]], "unreadCount": 2}
+    assert marked.status_code == 200 and marked.json() == {
+        "ids": [inbox[0]],
+        "unreadCount": 2,
+        "unseenCount": 2,
+    }
     everything = await http.post("/api/v1/inbox/read-all", json={}, headers=headers)
     assert everything.status_code == 200 and everything.json()["unreadCount"] == 0
     cleared = await http.post("/api/v1/inbox/clear", json={}, headers=headers)

@@ -11,7 +11,15 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from tests.helpers import ADMIN_KEY, TOCSIN_ID, Client, ServerThread, create_api_key, token
+from tests.helpers import (
+    ADMIN_KEY,
+    NEW_STATE,
+    TOCSIN_ID,
+    Client,
+    ServerThread,
+    create_api_key,
+    token,
+)
 from tocsin.config import Settings
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
@@ -125,7 +133,13 @@ async def test_an_imminent_deadline_alerts_its_user_live(
             "timestamp",
             "cursor",
             "read",
-        }
+            *NEW_STATE,
+        } | ({"actions"} if alert["urgency"] == "critical" else set())
+        if alert["urgency"] == "critical":
+            # « Accuser réception » on critical alerts (TOCSIN_DEADLINE_ACK).
+            assert alert["actions"] == [
+                {"id": "acknowledge", "label": "Accuser réception", "primary": True}
+            ]
         assert alert["message"].startswith("Délai OQTF expire dans")
         # The alert's sourceId is the deadline's id; its id is Tocsin's own.
         assert alert["sourceId"] == "oqtf-1" and TOCSIN_ID.match(alert["id"])

@@ -8,6 +8,7 @@ import re
 import httpx
 
 from tests.helpers import (
+    NEW_STATE,
     TOCSIN_ID,
     Client,
     ServerThread,
@@ -45,6 +46,7 @@ async def test_publish_reaches_the_user_with_the_seed_payload(
             "timestamp": "2026-01-07T09:00:00.000Z",
             "cursor": body["cursor"],
             "read": False,
+            **NEW_STATE,
         }
     finally:
         await client.disconnect()
@@ -97,7 +99,13 @@ async def test_each_kind_is_emitted_under_its_event_name(
             kinds,
             strict=True,
         ):
-            expected_keys = (set(kind) - {"event"}) | {"id", "timestamp", "cursor", "read"}
+            expected_keys = (set(kind) - {"event"}) | {
+                "id",
+                "timestamp",
+                "cursor",
+                "read",
+                *NEW_STATE,
+            }
             assert set(data) == expected_keys
             assert ISO.match(data["timestamp"])
     finally:
@@ -182,14 +190,14 @@ async def test_mark_read_on_one_socket_reaches_the_other(
         marked = [ids["m0"], ids["m2"]]
         # Marking read takes Tocsin's ids: a publisher's id (sourceId) marks nothing.
         ack = await tab1.sio.call("mark-read", {"ids": [*marked, "not-mine", "m1"]}, timeout=5)
-        assert ack == {"ok": True, "ids": marked, "unreadCount": 1}
+        assert ack == {"ok": True, "ids": marked, "unreadCount": 1, "unseenCount": 1}
         await tab2.log.wait_for(lambda log: bool(log.of("notifications-read")))
         assert tab2.log.of("notifications-read") == [
             {"ids": marked, "all": False, "unreadCount": 1}
         ]
         headers = {"Authorization": f"Bearer {token('alice', 'firm-a')}"}
         count = await http.get("/api/v1/inbox/unread-count", headers=headers)
-        assert count.json() == {"count": 1}
+        assert count.json() == {"count": 1, "unseen": 1}
         inbox = (await http.get("/api/v1/inbox", headers=headers)).json()
         assert [(i["id"], i["sourceId"], i["read"]) for i in inbox["items"]] == [
             (ids["m2"], "m2", True),
@@ -200,7 +208,8 @@ async def test_mark_read_on_one_socket_reaches_the_other(
         assert ack["ok"] and ack["unreadCount"] == 0
         await tab1.log.wait_for(lambda log: any(e["all"] for e in log.of("notifications-read")))
         assert (await http.get("/api/v1/inbox/unread-count", headers=headers)).json() == {
-            "count": 0
+            "count": 0,
+            "unseen": 0,
         }
         # The sender does not get its own echo, and another user hears nothing.
         assert not [e for e in tab1.log.of("notifications-read") if not e["all"]]

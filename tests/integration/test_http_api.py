@@ -256,13 +256,13 @@ async def test_inbox_http_endpoints(server: ServerThread, http: httpx.AsyncClien
             "/api/v1/inbox/read", json={"ids": [ids["n0"], ids["sys"], "n1"]}, headers=headers
         )
     ).json()
-    assert marked == {"ids": [ids["n0"], ids["sys"]], "unreadCount": 4}
+    assert marked == {"ids": [ids["n0"], ids["sys"]], "unreadCount": 4, "unseenCount": 4}
     unread = (await http.get("/api/v1/inbox?unread=true", headers=headers)).json()
     assert [i["id"] for i in unread["items"]] == [ids[f"n{i}"] for i in (4, 3, 2, 1)]
     read_all = (await http.post("/api/v1/inbox/read-all", headers=headers)).json()
     assert read_all["unreadCount"] == 0
     count = (await http.get("/api/v1/inbox/unread-count", headers=headers)).json()
-    assert count == {"count": 0}
+    assert count == {"count": 0, "unseen": 0}
     assert (await http.post("/api/v1/inbox/read", json={"ids": "n1"}, headers=headers)).json()[
         "field"
     ] == "ids"

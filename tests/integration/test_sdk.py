@@ -13,6 +13,7 @@ import pytest
 
 from tests.helpers import (
     ADMIN_KEY,
+    NEW_STATE,
     TOCSIN_ID,
     Client,
     ServerThread,
@@ -197,6 +198,7 @@ async def test_each_helper_delivers_the_seed_event(
         "timestamp": "2026-01-07T09:30:00.000Z",
         "cursor": first["cursor"],
         "read": False,
+        **NEW_STATE,
     }
     assert (dossier["id"], dossier["sourceId"]) == (second["id"], "42")
     assert (dossier["action"], dossier["status"], dossier["dossierTitle"]) == (

@@ -53,7 +53,7 @@ async def test_three_updates_of_one_dossier_are_three_notifications(
         assert len({a["id"] for a in answers}) == 3 and "dossier-42" not in received[0]["id"]
         # They are three inbox items, each marked read on its own.
         ack = await client.sio.call("mark-read", {"ids": [received[1]["id"]]})
-        assert ack == {"ok": True, "ids": [received[1]["id"]], "unreadCount": 2}
+        assert ack == {"ok": True, "ids": [received[1]["id"]], "unreadCount": 2, "unseenCount": 2}
     finally:
         await client.disconnect()
 

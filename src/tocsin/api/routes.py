@@ -1,22 +1,19 @@
-"""HTTP routes: publishing (API keys) and the end user's inbox (user tokens)."""
+"""HTTP routes of publishing (API keys); the inbox is in :mod:`tocsin.api.inbox`."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
-
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from tocsin.api.deps import IdentityDep, ServiceDep, json_body, publisher_of, service_of
+from tocsin.api.deps import json_body, publisher_of, service_of
 from tocsin.auth.apikeys import Publisher
 from tocsin.errors import ValidationFailed
-from tocsin.models import EventName, notification_adapter
+from tocsin.models import notification_adapter
 from tocsin.service import (
     MAX_BATCH,
     MAX_IDEMPOTENCY_KEY,
     NotificationService,
     Published,
-    parse_cursor,
 )
 
 router = APIRouter(prefix="/api/v1")
@@ -113,58 +110,3 @@ async def publish_batch(request: Request) -> JSONResponse:
             ]
         }
     )
-
-
-@router.get("/inbox", tags=["inbox"])
-async def inbox(
-    service: ServiceDep,
-    identity: IdentityDep,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    before: Annotated[str | None, Query(pattern=r"^\d{1,18}$")] = None,
-    event: Annotated[EventName | None, Query()] = None,
-    unread: bool = False,
-) -> dict[str, Any]:
-    """The user's notifications, newest first: ``{items, nextBefore}``."""
-    page = await service.inbox(
-        identity,
-        limit=limit,
-        before=None if before is None else parse_cursor(before, "before"),
-        event=event,
-        unread_only=unread,
-    )
-    return page.to_json()
-
-
-@router.get("/inbox/unread-count", tags=["inbox"])
-async def unread_count(service: ServiceDep, identity: IdentityDep) -> dict[str, int]:
-    """``{count}`` of unread notifications."""
-    return {"count": await service.unread_count(identity)}
-
-
-@router.post("/inbox/read", tags=["inbox"])
-async def mark_read(request: Request, service: ServiceDep, identity: IdentityDep) -> dict[str, Any]:
-    """Mark ``{ids}`` read; answers the ids that matched and the new unread count."""
-    body = await json_body(request)
-    ids = body.get("ids") if isinstance(body, dict) else None
-    marked, unread = await service.mark_read(identity, ids)
-    return {"ids": marked, "unreadCount": unread}
-
-
-@router.post("/inbox/read-all", tags=["inbox"])
-async def mark_all_read(
-    request: Request, service: ServiceDep, identity: IdentityDep
-) -> dict[str, Any]:
-    """Mark everything read (optionally ``{upTo: cursor}``)."""
-    body = await json_body(request, required=False)
-    up_to = body.get("upTo") if isinstance(body, dict) else None
-    watermark, unread = await service.mark_all_read(identity, up_to)
-    return {"upTo": watermark, "unreadCount": unread}
-
-
-@router.post("/inbox/clear", tags=["inbox"])
-async def clear(request: Request, service: ServiceDep, identity: IdentityDep) -> dict[str, Any]:
-    """Remove everything (optionally ``{upTo: cursor}``) from the inbox."""
-    body = await json_body(request, required=False)
-    up_to = body.get("upTo") if isinstance(body, dict) else None
-    watermark, unread = await service.clear(identity, up_to)
-    return {"upTo": watermark, "unreadCount": unread}

@@ -17,7 +17,12 @@ BusMessage = dict[str, Any]
 BusHandler = Callable[[BusMessage], Awaitable[None]]
 
 DOORBELL = "doorbell"
-READ = "read"
+# A user's inbox state changed: tell their other sockets (``notifications-changed``).
+CHANGED = "changed"
+# A snooze ended: ``notification-due`` to every socket of the user.
+DUE = "due"
+# A user's (userId) or a tenant's (userId None) preferences changed.
+PREFERENCES = "preferences"
 
 log = logging.getLogger("tocsin.bus")
 

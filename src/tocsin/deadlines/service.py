@@ -106,6 +106,11 @@ def deadline_to_json(record: DeadlineRecord) -> dict[str, Any]:
     }
 
 
+# The action id of « Accuser réception » on critical alerts; `act` records who took it.
+ACKNOWLEDGE = "acknowledge"
+ACKNOWLEDGE_LABELS = {"fr": "Accuser réception", "en": "Acknowledge"}
+
+
 class DeadlineService:
     """Deadlines the scheduler watches, and the check that turns them into alerts."""
 
@@ -121,6 +126,12 @@ class DeadlineService:
             urgent=settings.deadline_urgent_days,
         )
         self.job = BatchJob("deadlines", log)
+        # The « Accuser réception » button of critical alerts (None: none).
+        self.ack_label = (
+            (settings.deadline_ack_label or ACKNOWLEDGE_LABELS[self.locale])
+            if settings.deadline_ack
+            else None
+        )
 
     @staticmethod
     def _tenant_for(publisher: Publisher, tenant_id: str | None) -> str:
@@ -245,9 +256,8 @@ class DeadlineService:
         due = await self.store.list_deadlines(None, due_to=horizon, status="open")
         return await self._check(due, now)
 
-    @staticmethod
-    def _notification(record: DeadlineRecord, alert: Alert) -> dict[str, Any]:
-        return {
+    def _notification(self, record: DeadlineRecord, alert: Alert) -> dict[str, Any]:
+        notification: dict[str, Any] = {
             "event": DEADLINE_ALERT,
             "id": record.id,
             "dossierNumber": record.dossier_number,
@@ -258,6 +268,11 @@ class DeadlineService:
             "userId": record.user_id,
             "tenantId": record.tenant_id,
         }
+        if alert.urgency == "critical" and self.ack_label is not None:
+            notification["actions"] = [
+                {"id": ACKNOWLEDGE, "label": self.ack_label, "primary": True}
+            ]
+        return notification
 
     async def _alert(self, record: DeadlineRecord, now: datetime) -> tuple[str, bool] | None:
         """Publish the alert ``record`` owes at ``now``: (its key, whether it is new), or None."""

@@ -22,9 +22,18 @@ from engineio.packet import Packet
 
 from tocsin import metrics
 from tocsin.auth.claims import CLOCK_TOLERANCE
-from tocsin.bus.base import DOORBELL, READ, BusMessage
+from tocsin.bus.base import CHANGED, DOORBELL, DUE, PREFERENCES, BusMessage
 from tocsin.limits import TokenBucket
-from tocsin.models import CLIENTS_COUNT, NOTIFICATIONS_READ, RESYNC, Identity, StoredNotification
+from tocsin.models import (
+    CLIENTS_COUNT,
+    NOTIFICATION_DUE,
+    NOTIFICATIONS_CHANGED,
+    NOTIFICATIONS_READ,
+    PREFERENCES_CHANGED,
+    RESYNC,
+    Identity,
+    StoredNotification,
+)
 from tocsin.realtime.engine import SocketServer, event_packet
 from tocsin.realtime.registry import Connection, Registry
 from tocsin.realtime.timers import CoarseTimers
@@ -109,13 +118,18 @@ class Dispatcher:
         task.add_done_callback(self._background.discard)
 
     async def on_bus_message(self, message: BusMessage) -> None:
-        """Bus handler: a doorbell wakes the loop; a read change goes to the user's sockets."""
+        """Bus handler: a doorbell wakes the loop; state changes, snoozes that end and
+        preference changes go to the user's (or tenant's) sockets."""
         kind = message.get("type")
         if kind == DOORBELL:
             cursor = message.get("cursor")
             self._announce(float(cursor) if isinstance(cursor, int) else math.inf)
-        elif kind == READ:
-            await self._emit_read(message)
+        elif kind == CHANGED:
+            self._emit_changed(message)
+        elif kind == DUE:
+            self._to_user(message, event_packet(NOTIFICATION_DUE, message["item"]), None)
+        elif kind == PREFERENCES:
+            self._emit_preferences(message)
 
     def take_over(self, notes: list[StoredNotification]) -> None:
         """Service hook: notifications this process just committed, to send as they are.
@@ -424,15 +438,35 @@ class Dispatcher:
         for connection in members:
             self._send(connection, packet)
 
-    async def _emit_read(self, message: BusMessage) -> None:
-        payload = {
-            key: message[key]
-            for key in ("ids", "all", "unreadCount", "upTo", "cleared")
-            if key in message
-        }
-        origin = message.get("origin")
-        packet: Packet | None = None
-        for connection in self.registry.of_user(str(message["tenantId"]), str(message["userId"])):
+    def _to_user(self, message: BusMessage, packet: Packet, origin: Any) -> None:
+        """Send ``packet`` to every socket of the message's user but ``origin``."""
+        tenant, user = str(message["tenantId"]), str(message["userId"])
+        for connection in self.registry.of_user(tenant, user):
             if connection.sid != origin:
-                packet = packet or event_packet(NOTIFICATIONS_READ, payload)
                 self._send(connection, packet)
+
+    def _emit_changed(self, message: BusMessage) -> None:
+        change: dict[str, Any] = message["event"]
+        origin = message.get("origin")
+        self._to_user(message, event_packet(NOTIFICATIONS_CHANGED, change), origin)
+        if change.get("change") in ("read", "cleared"):
+            # The seed's clients know only this one.
+            read: dict[str, Any] = {
+                "ids": change.get("ids", []),
+                "all": bool(change.get("all")),
+                "unreadCount": change.get("unreadCount", 0),
+            }
+            if "upTo" in change:
+                read["upTo"] = change["upTo"]
+            if change.get("change") == "cleared":
+                read["cleared"] = True
+            self._to_user(message, event_packet(NOTIFICATIONS_READ, read), origin)
+
+    def _emit_preferences(self, message: BusMessage) -> None:
+        if message.get("userId") is None:
+            packet = event_packet(PREFERENCES_CHANGED, {"scope": "tenant"})
+            for connection in self.registry.of_tenant(str(message["tenantId"])):
+                self._send(connection, packet)
+            return
+        payload = {"scope": "user", "preferences": message.get("preferences")}
+        self._to_user(message, event_packet(PREFERENCES_CHANGED, payload), message.get("origin"))

@@ -11,10 +11,12 @@ import socketio
 from tocsin.auth.credentials import from_handshake
 from tocsin.auth.errors import AuthError
 from tocsin.errors import TocsinError, ValidationFailed
+from tocsin.inboxstates import parse_view
 from tocsin.models import Identity
 from tocsin.realtime.dispatcher import Dispatcher
 from tocsin.realtime.engine import SocketServer
 from tocsin.service import NotificationService, parse_cursor
+from tocsin.store.base import InboxView
 
 log = logging.getLogger("tocsin.realtime")
 
@@ -117,17 +119,47 @@ def create_socketio_server(service: NotificationService) -> tuple[SocketServer, 
 
         return wrapper
 
+    async def mark_seen(identity: Identity, data: dict[str, Any], sid: str) -> Ack:
+        return (await service.mark_seen(identity, data.get("ids"), origin=sid)).to_json()
+
     async def mark_read(identity: Identity, data: dict[str, Any], sid: str) -> Ack:
-        ids, unread = await service.mark_read(identity, data.get("ids"), origin=sid)
-        return {"ids": ids, "unreadCount": unread}
+        return (await service.mark_read(identity, data.get("ids"), origin=sid)).to_json()
 
     async def mark_all_read(identity: Identity, data: dict[str, Any], sid: str) -> Ack:
-        up_to, unread = await service.mark_all_read(identity, data.get("upTo"), origin=sid)
-        return {"upTo": up_to, "unreadCount": unread}
+        return (await service.mark_all_read(identity, data.get("upTo"), origin=sid)).to_json()
 
     async def clear(identity: Identity, data: dict[str, Any], sid: str) -> Ack:
-        up_to, unread = await service.clear(identity, data.get("upTo"), origin=sid)
-        return {"upTo": up_to, "unreadCount": unread}
+        return (await service.clear(identity, data.get("upTo"), origin=sid)).to_json()
+
+    async def archive(identity: Identity, data: dict[str, Any], sid: str) -> Ack:
+        return (await service.archive(identity, data.get("ids"), origin=sid)).to_json()
+
+    async def unarchive(identity: Identity, data: dict[str, Any], sid: str) -> Ack:
+        return (await service.unarchive(identity, data.get("ids"), origin=sid)).to_json()
+
+    async def archive_all(identity: Identity, data: dict[str, Any], sid: str) -> Ack:
+        return (await service.archive_all(identity, data, origin=sid)).to_json()
+
+    async def snooze(identity: Identity, data: dict[str, Any], sid: str) -> Ack:
+        change = await service.snooze(identity, data.get("ids"), data.get("until"), origin=sid)
+        return change.to_json()
+
+    async def unsnooze(identity: Identity, data: dict[str, Any], sid: str) -> Ack:
+        return (await service.unsnooze(identity, data.get("ids"), origin=sid)).to_json()
+
+    async def act(identity: Identity, data: dict[str, Any], sid: str) -> Ack:
+        change = await service.act(identity, data.get("id"), data.get("action"), origin=sid)
+        return change.to_json()
+
+    async def counts(identity: Identity, data: dict[str, Any], sid: str) -> Ack:
+        return (await service.counts(identity)).to_json()
+
+    async def get_preferences(identity: Identity, data: dict[str, Any], sid: str) -> Ack:
+        return {"preferences": await service.preferences_of(identity)}
+
+    async def set_preferences(identity: Identity, data: dict[str, Any], sid: str) -> Ack:
+        document = data.get("preferences")
+        return {"preferences": await service.set_preferences(identity, document, origin=sid)}
 
     async def inbox(identity: Identity, data: dict[str, Any], sid: str) -> Ack:
         limit = data.get("limit", 50)
@@ -136,24 +168,37 @@ def create_socketio_server(service: NotificationService) -> tuple[SocketServer, 
         before = data.get("before")
         event = data.get("type") or data.get("event")
         unread_only = bool(data.get("unread", False))
+        view = parse_view(data.get("archived"), data.get("snoozed"))
         page = await service.inbox(
             identity,
             limit=limit,
             before=None if before is None else parse_cursor(before, "before"),
             event=event,
             unread_only=unread_only,
+            view=view,
         )
         # The newest page, unfiltered, holds the newest notification: counting up to it
         # (not to whatever was stored since) lets the client add what reached it live.
-        newest_page = before is None and not event and not unread_only
+        newest_page = before is None and not event and not unread_only and view is InboxView.INBOX
         up_to = (page.items[0].notification.cursor if page.items else 0) if newest_page else None
-        return {**page.to_json(), "unreadCount": await service.unread_count(identity, up_to)}
+        badge = await service.badge(identity, up_to)
+        return {**page.to_json(), "unreadCount": badge.unread, "unseenCount": badge.unseen}
 
     client_events = {
+        "mark-seen": mark_seen,
         "mark-read": mark_read,
         "mark-all-read": mark_all_read,
         "clear": clear,
+        "archive": archive,
+        "unarchive": unarchive,
+        "archive-all": archive_all,
+        "snooze": snooze,
+        "unsnooze": unsnooze,
+        "act": act,
         "inbox": inbox,
+        "counts": counts,
+        "preferences": get_preferences,
+        "set-preferences": set_preferences,
     }
     for name, handler in client_events.items():
         sio.on(name, acknowledged(handler))

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from enum import StrEnum
 from typing import Any
 
 from tocsin.models import Audience, Identity, StoredNotification
@@ -72,10 +73,121 @@ class StoreResult:
 
 @dataclass(frozen=True, slots=True)
 class InboxItem:
-    """A notification with the reader's read flag."""
+    """A notification with the reader's state of it (DESIGN §7)."""
 
     notification: StoredNotification
     read: bool
+    seen: bool = False
+    archived: bool = False
+    snoozed_until: datetime | None = None
+    action: str | None = None
+    acted_at: datetime | None = None
+
+    def to_wire(self, *, with_event: bool = False) -> dict[str, Any]:
+        """The notification as clients receive it, with this reader's state."""
+        return self.notification.to_wire(
+            read=self.read,
+            with_event=with_event,
+            seen=self.seen,
+            archived=self.archived,
+            snoozed_until=self.snoozed_until,
+            action=self.action,
+            acted_at=self.acted_at,
+        )
+
+
+class InboxView(StrEnum):
+    """Which part of the inbox a page lists."""
+
+    # Neither archived nor snoozed: the seed's inbox.
+    INBOX = "inbox"
+    ARCHIVED = "archived"
+    SNOOZED = "snoozed"
+
+
+@dataclass(frozen=True, slots=True)
+class Badge:
+    """The two numbers a client shows: not read, and not even seen (inbox view only)."""
+
+    unread: int
+    unseen: int
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """Counts of a user's inbox: ``total``, ``unread`` and ``unseen`` cover the inbox view;
+    ``by_event`` maps each event to (unread, total) in it."""
+
+    unread: int
+    unseen: int
+    total: int
+    archived: int
+    snoozed: int
+    by_event: dict[str, tuple[int, int]]
+
+    def to_json(self) -> dict[str, Any]:
+        """``{unread, unseen, total, archived, snoozed, byEvent: {event: {unread, total}}}``."""
+        return {
+            "unread": self.unread,
+            "unseen": self.unseen,
+            "total": self.total,
+            "archived": self.archived,
+            "snoozed": self.snoozed,
+            "byEvent": {
+                event: {"unread": unread, "total": total}
+                for event, (unread, total) in self.by_event.items()
+            },
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Acted:
+    """The action recorded on a notification: the first one taken, and when."""
+
+    id: str
+    action: str
+    acted_at: datetime
+    # False when this call recorded it; true when an earlier one had.
+    already: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One line of the append-only audit log."""
+
+    at: datetime
+    tenant_id: str | None
+    actor: str
+    action: str
+    target: str | None
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class NewJob:
+    """A durable job to run at ``run_at``; its ``key`` makes it unique."""
+
+    key: str
+    kind: str
+    run_at: datetime
+    payload: dict[str, Any]
+    tenant_id: str | None = None
+    user_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JobRecord:
+    """A job as claimed by a node (``attempts`` counts this attempt)."""
+
+    key: str
+    kind: str
+    run_at: datetime
+    payload: dict[str, Any]
+    tenant_id: str | None
+    user_id: str | None
+    attempts: int
+    status: str
+    last_error: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +279,7 @@ class Store(ABC):
         before: int | None,
         event: str | None,
         unread_only: bool,
+        view: InboxView = InboxView.INBOX,
     ) -> list[InboxItem]:
         """A page of ``identity``'s inbox, newest first (``limit`` + 1 rows tell of a next page)."""
 
@@ -178,8 +291,106 @@ class Store(ABC):
         """
 
     @abstractmethod
+    async def badge(self, identity: Identity, up_to: int | None = None) -> Badge:
+        """Unread and unseen counts of the inbox view (not archived, not snoozed), of the
+        notifications with cursors up to ``up_to`` (a count that matches a page)."""
+
+    @abstractmethod
+    async def counts(self, identity: Identity) -> Counts:
+        """Every count of the user's inbox (see :class:`Counts`)."""
+
+    @abstractmethod
     async def mark_read(self, identity: Identity, ids: Sequence[str]) -> list[str]:
-        """Mark visible notifications read by publisher id; returns the ids that matched."""
+        """Mark visible notifications read by id; returns the ids that matched."""
+
+    @abstractmethod
+    async def mark_seen(self, identity: Identity, ids: Sequence[str]) -> list[str]:
+        """Mark visible notifications seen by id; returns the ids that matched."""
+
+    @abstractmethod
+    async def archive(self, identity: Identity, ids: Sequence[str], archived: bool) -> list[str]:
+        """Archive (or unarchive) by id; archiving ends a snooze. Returns the ids matched."""
+
+    @abstractmethod
+    async def archive_all(
+        self, identity: Identity, up_to: int | None, only_read: bool
+    ) -> tuple[int, int]:
+        """Archive every inbox notification up to ``up_to`` (default: the newest), or only
+        the read ones; returns (how many were archived now, the cursor it went up to)."""
+
+    @abstractmethod
+    async def snooze(
+        self, identity: Identity, ids: Sequence[str], until: datetime, job: Callable[[int], NewJob]
+    ) -> list[str]:
+        """Snooze by id until ``until`` (unarchiving them), and store ``job(cursor)`` for
+        each in the same transaction. Returns the ids that matched."""
+
+    @abstractmethod
+    async def unsnooze(self, identity: Identity, ids: Sequence[str]) -> list[str]:
+        """End snoozes by id (the item is back, as it was); returns the ids that were snoozed."""
+
+    @abstractmethod
+    async def wake(self, identity: Identity, cursor: int, until: datetime) -> InboxItem | None:
+        """End the snooze of one notification if it is still snoozed until ``until``: it
+        comes back unread and unseen. None when it was unsnoozed, re-snoozed or woken already
+        (so a job run twice wakes it once)."""
+
+    @abstractmethod
+    async def act(
+        self, identity: Identity, notification_id: str, action: str, audit: AuditEntry
+    ) -> Acted | None:
+        """Record ``action`` once (a later call answers the first), mark the notification
+        read, and append ``audit`` in the same transaction. None: no such notification or
+        it has no such action."""
+
+    @abstractmethod
+    async def get_preferences(self, tenant_id: str, user_id: str) -> dict[str, Any] | None:
+        """The stored overrides of a user (``user_id`` "": the tenant's defaults)."""
+
+    @abstractmethod
+    async def put_preferences(
+        self, tenant_id: str, user_id: str, document: dict[str, Any], audit: AuditEntry | None
+    ) -> None:
+        """Replace a user's (or tenant's) overrides, appending ``audit`` if given."""
+
+    @abstractmethod
+    async def add_audit(self, entry: AuditEntry) -> None:
+        """Append an audit entry."""
+
+    @abstractmethod
+    async def list_audit(
+        self, tenant_id: str | None, *, since: datetime | None, limit: int
+    ) -> list[AuditEntry]:
+        """Audit entries of a tenant (None: all), oldest first from ``since``."""
+
+    @abstractmethod
+    async def enqueue_jobs(self, new_jobs: Sequence[NewJob]) -> int:
+        """Store jobs whose keys are new; returns how many were new."""
+
+    @abstractmethod
+    async def claim_jobs(
+        self, worker: str, now: datetime, lease_seconds: float, limit: int
+    ) -> list[JobRecord]:
+        """Claim up to ``limit`` pending jobs due at ``now`` that nobody holds (or whose
+        holder's lease ran out): each is held by ``worker`` until the lease ends."""
+
+    @abstractmethod
+    async def finish_job(self, key: str, worker: str, status: str, error: str | None) -> bool:
+        """Mark a held job ``done`` or ``failed``; false if ``worker`` no longer holds it."""
+
+    @abstractmethod
+    async def retry_job(self, key: str, worker: str, run_at: datetime, error: str) -> bool:
+        """Release a held job to run again at ``run_at``; false if no longer held."""
+
+    @abstractmethod
+    async def next_job_at(self) -> datetime | None:
+        """When the soonest pending job is due (None: none pending)."""
+
+    @abstractmethod
+    async def list_jobs(
+        self, *, status: str | None = None, kind: str | None = None, limit: int = 100
+    ) -> list[JobRecord]:
+        """Jobs, soonest first (for operators and tests)."""
 
     @abstractmethod
     async def mark_all_read(self, identity: Identity, up_to: int | None) -> int:

@@ -9,24 +9,21 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
-    ColumnElement,
     Insert,
     Table,
-    and_,
     case,
     event,
-    exists,
     func,
-    or_,
     select,
+    update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection as SyncConnection
-from sqlalchemy.engine import Engine, Row
+from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from tocsin.models import Audience, Identity, StoredNotification
-from tocsin.store.base import Draft, InboxItem, Store, StoreResult
+from tocsin.models import Identity, StoredNotification
+from tocsin.store.base import Draft, Store, StoreResult
 from tocsin.store.prepared import run_on_cursor
 from tocsin.store.sql_insert import (
     SEQUENCE_NAME,
@@ -35,8 +32,10 @@ from tocsin.store.sql_insert import (
     insert_drafts,
     sqlite_writer,
 )
-from tocsin.store.sql_records import RecordQueries, as_utc
-from tocsin.store.tables import cursor_sequence, notifications, read_receipts, user_state
+from tocsin.store.sql_jobs import JobQueries
+from tocsin.store.sql_records import RecordQueries
+from tocsin.store.sql_states import NOTIFICATION_COLUMNS, StateQueries, row_to_notification
+from tocsin.store.tables import cursor_sequence, item_states, notifications, user_state
 
 n = notifications.c
 
@@ -66,55 +65,6 @@ def _configure_sqlite(engine: Engine) -> None:
         run_on_cursor(conn, "BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def _visible(identity: Identity) -> ColumnElement[bool]:
-    """Rows ``identity`` may see: to everyone, to its tenant, or to itself (both ids)."""
-    return or_(
-        and_(n.tenant_id.is_(None), n.user_id.is_(None)),
-        and_(n.tenant_id == identity.tenant_id, n.user_id.is_(None)),
-        and_(n.tenant_id == identity.tenant_id, n.user_id == identity.user_id),
-    )
-
-
-def _receipt_exists(identity: Identity) -> ColumnElement[bool]:
-    r = read_receipts.c
-    return exists().where(
-        r.tenant_id == identity.tenant_id,
-        r.user_id == identity.user_id,
-        r.cursor == n.cursor,
-    )
-
-
-def _row_to_notification(row: Row[*tuple[Any, ...]]) -> StoredNotification:
-    created = as_utc(row.created_at)
-    assert created is not None  # column is NOT NULL
-    return StoredNotification(
-        cursor=int(row.cursor),
-        id=row.public_id,
-        source_id=row.source_id,
-        event=row.event,
-        audience=Audience(row.audience),
-        tenant_id=row.tenant_id,
-        user_id=row.user_id,
-        fields=dict(row.payload),
-        timestamp=created,
-        accepted_at=as_utc(row.accepted_at),
-    )
-
-
-_NOTIFICATION_COLUMNS = (
-    n.cursor,
-    n.public_id,
-    n.source_id,
-    n.event,
-    n.audience,
-    n.tenant_id,
-    n.user_id,
-    n.payload,
-    n.created_at,
-    n.accepted_at,
-)
-
-
 def _settle(
     done: asyncio.Future[list[StoreResult]], outcome: list[StoreResult] | BaseException
 ) -> None:
@@ -126,7 +76,7 @@ def _settle(
         done.set_result(outcome)
 
 
-class SqlStore(RecordQueries, Store):
+class SqlStore(StateQueries, JobQueries, RecordQueries, Store):
     """One implementation for SQLite and PostgreSQL; dialect differences stay in here."""
 
     def __init__(self, url: str) -> None:
@@ -263,119 +213,12 @@ class SqlStore(RecordQueries, Store):
         """Oldest first, by cursor."""
         async with self.engine.connect() as conn:
             rows = await conn.execute(
-                select(*_NOTIFICATION_COLUMNS)
+                select(*NOTIFICATION_COLUMNS)
                 .where(n.cursor > cursor)
                 .order_by(n.cursor)
                 .limit(limit)
             )
-            return [_row_to_notification(row) for row in rows]
-
-    async def _watermarks(self, conn: AsyncConnection, identity: Identity) -> tuple[int, int]:
-        row = (
-            await conn.execute(
-                select(user_state.c.read_cursor, user_state.c.cleared_cursor).where(
-                    user_state.c.tenant_id == identity.tenant_id,
-                    user_state.c.user_id == identity.user_id,
-                )
-            )
-        ).first()
-        if row is None:
-            return 0, 0
-        return int(row.read_cursor), int(row.cleared_cursor)
-
-    def _read_flag(self, identity: Identity, read_cursor: int) -> ColumnElement[bool]:
-        return or_(n.cursor <= read_cursor, _receipt_exists(identity))
-
-    async def replay(
-        self, identity: Identity, since: int, limit: int
-    ) -> tuple[list[InboxItem], bool]:
-        """Newest ``limit`` + 1 after ``since`` tell whether the bound cut anything."""
-        async with self.engine.connect() as conn:
-            read_cursor, _cleared = await self._watermarks(conn, identity)
-            rows = (
-                await conn.execute(
-                    select(
-                        *_NOTIFICATION_COLUMNS,
-                        self._read_flag(identity, read_cursor).label("is_read"),
-                    )
-                    .where(_visible(identity), n.cursor > since)
-                    .order_by(n.cursor.desc())
-                    .limit(limit + 1)
-                )
-            ).all()
-        truncated = len(rows) > limit
-        items = [InboxItem(_row_to_notification(r), bool(r.is_read)) for r in rows[:limit]]
-        items.reverse()
-        return items, truncated
-
-    async def inbox(
-        self,
-        identity: Identity,
-        *,
-        limit: int,
-        before: int | None,
-        event: str | None,
-        unread_only: bool,
-    ) -> list[InboxItem]:
-        """Newest first; cleared notifications are gone from the inbox."""
-        async with self.engine.connect() as conn:
-            read_cursor, cleared = await self._watermarks(conn, identity)
-            is_read = self._read_flag(identity, read_cursor)
-            query = select(*_NOTIFICATION_COLUMNS, is_read.label("is_read")).where(
-                _visible(identity), n.cursor > cleared
-            )
-            if before is not None:
-                query = query.where(n.cursor < before)
-            if event is not None:
-                query = query.where(n.event == event)
-            if unread_only:
-                query = query.where(~is_read)
-            rows = await conn.execute(query.order_by(n.cursor.desc()).limit(limit + 1))
-            return [InboxItem(_row_to_notification(r), bool(r.is_read)) for r in rows]
-
-    async def unread_count(self, identity: Identity, up_to: int | None = None) -> int:
-        """Visible rows above both watermarks (and up to ``up_to``) without a read receipt."""
-        async with self.engine.connect() as conn:
-            read_cursor, cleared = await self._watermarks(conn, identity)
-            floor = max(read_cursor, cleared)
-            query = (
-                select(func.count())
-                .select_from(notifications)
-                .where(_visible(identity), n.cursor > floor, ~_receipt_exists(identity))
-            )
-            if up_to is not None:
-                query = query.where(n.cursor <= up_to)
-            count = await conn.scalar(query)
-        return int(count or 0)
-
-    async def mark_read(self, identity: Identity, ids: Sequence[str]) -> list[str]:
-        """Insert receipts for the visible notifications among ``ids``."""
-        if not ids:
-            return []
-        async with self._writing() as conn:
-            found = (
-                await conn.execute(
-                    select(n.public_id, n.cursor).where(
-                        _visible(identity), n.public_id.in_(set(ids))
-                    )
-                )
-            ).all()
-            if found:
-                now = datetime.now(UTC)
-                await conn.execute(
-                    self._insert_ignoring_duplicates(read_receipts),
-                    [
-                        {
-                            "tenant_id": identity.tenant_id,
-                            "user_id": identity.user_id,
-                            "cursor": int(row.cursor),
-                            "read_at": now,
-                        }
-                        for row in found
-                    ],
-                )
-        matched = {row.public_id for row in found}
-        return [i for i in dict.fromkeys(ids) if i in matched]
+            return [row_to_notification(row) for row in rows]
 
     async def mark_all_read(self, identity: Identity, up_to: int | None) -> int:
         """Raise the read watermark (never lowers it)."""
@@ -413,6 +256,22 @@ class SqlStore(RecordQueries, Store):
                 },
             )
             await conn.execute(stmt)
+            if column == "read_cursor":
+                # What a snooze brought back unread is read now too.
+                states = item_states.c
+                now = datetime.now(UTC)
+                await conn.execute(
+                    update(item_states)
+                    .where(
+                        states.tenant_id == identity.tenant_id,
+                        states.user_id == identity.user_id,
+                        states.returned_at.is_not(None),
+                        states.cursor <= target,
+                    )
+                    .values(
+                        returned_at=None, read_at=now, seen_at=func.coalesce(states.seen_at, now)
+                    )
+                )
             final = await conn.scalar(
                 select(existing).where(
                     user_state.c.tenant_id == identity.tenant_id,

@@ -70,13 +70,72 @@ user_state = Table(
     Column("cleared_cursor", BigInteger, nullable=False, default=0),
 )
 
-read_receipts = Table(
-    "read_receipts",
+# A user's state of one notification, sparse: a row only once something happened to it
+# (seen, read, archived, snoozed, acted on). "Read" is also given by the user's read
+# watermark (``user_state.read_cursor``) unless ``returned_at`` says a snooze brought the
+# notification back unread after that watermark passed it.
+item_states = Table(
+    "item_states",
     metadata,
     Column("tenant_id", String(200), primary_key=True),
     Column("user_id", String(200), primary_key=True),
     Column("cursor", BigInteger, primary_key=True),
-    Column("read_at", DateTime(timezone=True), nullable=False),
+    Column("seen_at", DateTime(timezone=True), nullable=True),
+    Column("read_at", DateTime(timezone=True), nullable=True),
+    Column("archived_at", DateTime(timezone=True), nullable=True),
+    Column("snoozed_until", DateTime(timezone=True), nullable=True),
+    Column("returned_at", DateTime(timezone=True), nullable=True),
+    Column("action", String(64), nullable=True),
+    Column("acted_at", DateTime(timezone=True), nullable=True),
+)
+
+# Preferences: a user's own choices, or a tenant's defaults (``user_id`` ""), stored as
+# the overrides document the user or tenant gave (see tocsin.preferences).
+preferences = Table(
+    "preferences",
+    metadata,
+    Column("tenant_id", String(200), primary_key=True),
+    Column("user_id", String(200), primary_key=True),
+    Column("document", JSON, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# Durable background work (snooze wake-ups now; push, e-mail and digests next): one row
+# per job, its key unique, claimed by one node at a time under a lease.
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("key", String(255), primary_key=True),
+    Column("kind", String(40), nullable=False),
+    Column("tenant_id", String(200), nullable=True),
+    Column("user_id", String(200), nullable=True),
+    Column("run_at", DateTime(timezone=True), nullable=False),
+    Column("payload", JSON, nullable=False),
+    # pending, done, failed, cancelled
+    Column("status", String(10), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("locked_by", String(100), nullable=True),
+    Column("locked_until", DateTime(timezone=True), nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_jobs_due", "status", "run_at"),
+    Index("ix_jobs_user", "tenant_id", "user_id"),
+)
+
+# Append-only record of what people did that others may have to prove later
+# (acknowledgements now; erasures, keys and settings in DESIGN §9).
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("tenant_id", String(200), nullable=True),
+    Column("actor", String(200), nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("target", String(200), nullable=True),
+    Column("detail", JSON, nullable=False),
+    Index("ix_audit_tenant_at", "tenant_id", "at"),
 )
 
 api_keys = Table(

@@ -1,0 +1,156 @@
+"""A node's runner of durable jobs (snooze wake-ups now; push, e-mail and digests next).
+
+Jobs live in the store with a unique key, so each is done once across nodes and restarts:
+a node claims due jobs under a lease, runs each through its kind's handler, and marks it
+done. A handler that fails is retried with exponential backoff (``RETRY_BASE`` doubling up
+to ``RETRY_MAX``) and given up after ``MAX_ATTEMPTS``; one job's failure never stops the
+others. A node that dies holding a job lets it go when the lease ends. Handlers must be
+idempotent against a second run after such a death: the snooze wake-up is a conditional
+update of the state it ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+
+from tocsin import metrics
+from tocsin.jobs import dependency_down
+from tocsin.store.base import JobRecord, Store
+
+log = logging.getLogger("tocsin.jobs")
+
+Handler = Callable[[JobRecord], Awaitable[None]]
+
+CLAIM_BATCH = 50
+MAX_ATTEMPTS = 8
+RETRY_BASE = 2.0
+RETRY_MAX = 600.0
+MIN_WAIT = 0.02
+
+
+def retry_delay(attempts: int) -> float:
+    """Seconds before attempt ``attempts + 1``: 2, 4, 8… up to ten minutes."""
+    return float(min(RETRY_MAX, RETRY_BASE ** max(1, attempts)))
+
+
+def worker_name() -> str:
+    """This process's name in the jobs it holds (host, pid and a random part)."""
+    return f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class JobRunner:
+    """Claims and runs this node's share of the due jobs."""
+
+    def __init__(
+        self,
+        store: Store,
+        handlers: dict[str, Handler],
+        *,
+        poll_interval: float,
+        lease: float,
+    ) -> None:
+        self.store = store
+        self.handlers = handlers
+        self.poll_interval = poll_interval
+        self.lease = lease
+        self.worker = worker_name()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Run in the background until :meth:`stop`."""
+        self._task = asyncio.create_task(self._run(), name="tocsin-jobs")
+
+    async def stop(self) -> None:
+        """Stop; a job being run is left to its lease (another node, or the next start)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def wake(self) -> None:
+        """Look for due jobs now (a job was just stored with an early time)."""
+        self._wake.set()
+
+    async def run_due(self, now: datetime | None = None) -> int:
+        """Claim and run what is due at ``now`` (default: the current time); returns how
+        many jobs were run. Also what the loop does on each tick."""
+        ran = 0
+        while True:
+            moment = now or datetime.now(UTC)
+            claimed = await self.store.claim_jobs(self.worker, moment, self.lease, CLAIM_BATCH)
+            for job in claimed:
+                await self._run_one(job)
+            ran += len(claimed)
+            if len(claimed) < CLAIM_BATCH:
+                return ran
+
+    async def _run_one(self, job: JobRecord) -> None:
+        handler = self.handlers.get(job.kind)
+        if handler is None:
+            # A newer node's kind, or a bug: keep it for a node that knows it.
+            await self.store.retry_job(
+                job.key, self.worker, _later(RETRY_MAX), f"no handler for {job.kind!r}"
+            )
+            return
+        try:
+            await handler(job)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if dependency_down(exc):
+                raise
+            await self._failed(job, exc)
+            return
+        await self.store.finish_job(job.key, self.worker, "done", None)
+        metrics.JOBS.labels(job.kind, "done").inc()
+
+    async def _failed(self, job: JobRecord, exc: Exception) -> None:
+        error = f"{type(exc).__name__}: {exc}"[:2000]
+        if job.attempts >= MAX_ATTEMPTS:
+            log.error("job %s failed %d times, given up: %s", job.key, job.attempts, error)
+            await self.store.finish_job(job.key, self.worker, "failed", error)
+            metrics.JOBS.labels(job.kind, "failed").inc()
+            return
+        delay = retry_delay(job.attempts)
+        log.warning(
+            "job %s failed (attempt %d), retry in %gs: %s", job.key, job.attempts, delay, error
+        )
+        await self.store.retry_job(job.key, self.worker, _later(delay), error)
+        metrics.JOBS.labels(job.kind, "retried").inc()
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.run_due()
+                wait = await self._until_next()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # The store is down: try again on the next tick.
+                metrics.ERRORS.labels("jobs").inc()
+                log.exception("job runner failed; retrying")
+                wait = self.poll_interval
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=wait)
+
+    async def _until_next(self) -> float:
+        soonest = await self.store.next_job_at()
+        if soonest is None:
+            return self.poll_interval
+        delay = (soonest - datetime.now(UTC)).total_seconds()
+        # A floor: a job due now but still held elsewhere must not make this loop spin.
+        return min(self.poll_interval, max(MIN_WAIT, delay))
+
+
+def _later(seconds: float) -> datetime:
+    return datetime.now(UTC) + timedelta(seconds=seconds)
