@@ -18,6 +18,20 @@ export interface Common {
   id?: Id;
   /** When it happened; the server stamps a notification sent without one. */
   timestamp?: Timestamp;
+  /** Up to three buttons; the user's `act {id, action}` records the one taken, once. */
+  actions?: NotificationAction[];
+  /** Never muted, ignores quiet hours (deadline `critical` and system `error` are anyway). */
+  critical?: boolean;
+}
+
+/** A button on a notification (« Accuser réception »). */
+export interface NotificationAction {
+  /** At most 64 characters, unique among the notification's actions. */
+  id: string;
+  label: string;
+  /** `https://…` or a path of the app (`/dossiers/42`). */
+  url?: string;
+  primary?: boolean;
 }
 
 /** `email-received`: a new e-mail for a user. */
