@@ -22,6 +22,7 @@ from sqlalchemy import (
     Table,
     and_,
     case,
+    delete,
     func,
     literal,
     or_,
@@ -338,7 +339,12 @@ class StateQueries:
     ) -> dict[str, int]:
         """The visible notifications among ``ids``: id → cursor."""
         found = await conn.execute(
-            select(n.public_id, n.cursor).where(visible_to(identity), n.public_id.in_(set(ids)))
+            select(n.public_id, n.cursor).where(
+                # The scopes first: the unique index (id_scope, public_id) finds them.
+                n.id_scope.in_((identity.tenant_id, "")),
+                n.public_id.in_(set(ids)),
+                visible_to(identity),
+            )
         )
         return {row.public_id: int(row.cursor) for row in found}
 
@@ -372,17 +378,17 @@ class StateQueries:
     async def _cancel_snooze_jobs(
         self, conn: AsyncConnection, identity: Identity, cursors: Sequence[int]
     ) -> None:
+        # Deleted, not kept as "cancelled": a client snoozing again and again must not grow
+        # the table; each item has at most one pending wake-up.
         for cursor in cursors:
             await conn.execute(
-                update(jobs)
-                .where(
+                delete(jobs).where(
                     jobs.c.kind == SNOOZE_JOB,
                     jobs.c.status == "pending",
                     jobs.c.tenant_id == identity.tenant_id,
                     jobs.c.user_id == identity.user_id,
                     jobs.c.key.startswith(f"{SNOOZE_JOB}:{cursor}:"),
                 )
-                .values(status="cancelled", updated_at=datetime.now(UTC))
             )
 
     async def _change(
@@ -542,7 +548,9 @@ class StateQueries:
             row = (
                 await conn.execute(
                     select(n.cursor, n.payload).where(
-                        visible_to(identity), n.public_id == notification_id
+                        n.id_scope.in_((identity.tenant_id, "")),
+                        n.public_id == notification_id,
+                        visible_to(identity),
                     )
                 )
             ).first()
