@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.compat.node_client import NodeClient, require_node_client
-from tests.helpers import JWT_SECRET, TOCSIN_ID, ServerThread, email, publish, token
+from tests.helpers import JWT_SECRET, NEW_STATE, TOCSIN_ID, ServerThread, email, publish, token
 from tocsin.auth.jwt import mint_jwt
 
 pytestmark = pytest.mark.node
@@ -126,7 +126,7 @@ async def test_each_kind_arrives_with_the_seed_payload(
     for name, seed in SEEDS.items():
         [payload] = client.events(name)
         fields = {key: value for key, value in seed.items() if key != "id"}
-        assert set(payload) == {*fields, "id", "sourceId", "cursor", "read"}, name
+        assert set(payload) == {*fields, "id", "sourceId", "cursor", "read", *NEW_STATE}, name
         assert {key: payload[key] for key in fields} == fields, name
         assert payload["cursor"] == results[name]["cursor"]
         # Tocsin's id, the one the publish answered; the publisher's id travels as sourceId.
@@ -168,6 +168,7 @@ async def test_optional_fields_are_absent_and_defaults_generated(
         "timestamp",
         "cursor",
         "read",
+        *NEW_STATE,
     }
     [system] = client.events("system-notification")
     assert set(system) == {
@@ -179,6 +180,7 @@ async def test_optional_fields_are_absent_and_defaults_generated(
         "timestamp",
         "cursor",
         "read",
+        *NEW_STATE,
     }
     for payload in (mail, system):
         assert isinstance(payload["id"], str) and payload["id"]
@@ -231,7 +233,7 @@ async def test_mark_read_acknowledges_and_tells_the_other_tabs(
 
     ack = await tab.emit("mark-read", {"ids": [first["id"]]})
 
-    assert ack == {"ok": True, "ids": [first["id"]], "unreadCount": 1}
+    assert ack == {"ok": True, "ids": [first["id"]], "unreadCount": 1, "unseenCount": 1}
     await other_tab.wait_for(lambda _: bool(other_tab.events("notifications-read")))
     [read] = other_tab.events("notifications-read")
     assert read["ids"] == [first["id"]]
