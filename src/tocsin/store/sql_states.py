@@ -647,13 +647,13 @@ class StateQueries:
         ]
 
     async def _add_jobs(self, conn: AsyncConnection, new_jobs: Sequence[NewJob]) -> int:
+        """Insert the jobs whose keys are new (the first of a key repeated in the batch);
+        returns how many rows this call inserted, so that of two nodes enqueueing one key
+        at once only one counts it."""
         if not new_jobs:
             return 0
         now = datetime.now(UTC)
-        keys = [job.key for job in new_jobs]
-        existing = set(
-            (await conn.execute(select(jobs.c.key).where(jobs.c.key.in_(keys)))).scalars()
-        )
+        first_of_key = {job.key: job for job in reversed(new_jobs)}
         rows = [
             {
                 "key": job.key,
@@ -667,12 +667,13 @@ class StateQueries:
                 "created_at": now,
                 "updated_at": now,
             }
-            for job in new_jobs
-            if job.key not in existing
+            for job in (first_of_key[key] for key in dict.fromkeys(j.key for j in new_jobs))
         ]
-        if rows:
-            await conn.execute(self._insert_ignoring_duplicates(jobs), rows)
-        return len(rows)
+        inserted = 0
+        for row in rows:
+            stmt = self._insert_ignoring_duplicates(jobs).values(**row).returning(jobs.c.key)
+            inserted += len((await conn.execute(stmt)).all())
+        return inserted
 
 
 def _audit_row(entry: AuditEntry) -> dict[str, Any]:
