@@ -47,7 +47,8 @@ def fuzzed(store_url: str) -> Iterator[ServerThread]:
 
 
 def _auth_for(path: str) -> str:
-    return USER if path.startswith("/api/v1/inbox") else ADMIN_KEY
+    user_routes = ("/api/v1/inbox", "/api/v1/preferences")
+    return USER if path.startswith(user_routes) else ADMIN_KEY
 
 
 def _verdict(response: requests.Response) -> str | None:
