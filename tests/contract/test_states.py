@@ -211,3 +211,13 @@ async def test_counts_cover_every_view(store: SqlStore) -> None:
     }
     badge = await store.badge(ALICE_A)
     assert (badge.unread, badge.unseen) == (counts.unread, counts.unseen)
+
+
+async def test_a_snooze_of_a_cleared_item_ends_without_bringing_it_back(store: SqlStore) -> None:
+    await store.insert([draft("n1"), draft("n2")])
+    until = later(600)
+    await store.snooze(ALICE_A, ["n1"], until, lambda c: wake_job(c, until))
+    await store.clear(ALICE_A, None)
+    assert await store.wake(ALICE_A, 1, until) is None
+    assert await ids_in(store, InboxView.SNOOZED) == []
+    assert (await store.badge(ALICE_A)).unread == 0

@@ -449,8 +449,8 @@ class Dispatcher:
         change: dict[str, Any] = message["event"]
         origin = message.get("origin")
         self._to_user(message, event_packet(NOTIFICATIONS_CHANGED, change), origin)
-        if change.get("change") in ("read", "cleared"):
-            # The seed's clients know only this one.
+        if change.get("change") in ("read", "cleared", "acted"):
+            # The seed's clients know only this one (an action marks its item read).
             read: dict[str, Any] = {
                 "ids": change.get("ids", []),
                 "all": bool(change.get("all")),

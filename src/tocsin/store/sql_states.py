@@ -521,8 +521,21 @@ class StateQueries:
         return [i for i in dict.fromkeys(ids) if found.get(i) in snoozed]
 
     async def wake(self, identity: Identity, cursor: int, until: datetime) -> InboxItem | None:
-        """A conditional update: only the snooze that is still in place ends, once."""
+        """A conditional update: only the snooze that is still in place ends, once. An item
+        the user cleared meanwhile stays gone (its snooze just ends)."""
         async with self._writing() as conn:
+            _read, cleared = await self._watermarks(conn, identity)
+            if cursor <= cleared:
+                await conn.execute(
+                    update(item_states)
+                    .where(
+                        s.tenant_id == identity.tenant_id,
+                        s.user_id == identity.user_id,
+                        s.cursor == cursor,
+                    )
+                    .values(snoozed_until=None)
+                )
+                return None
             result = await conn.execute(
                 update(item_states)
                 .where(
