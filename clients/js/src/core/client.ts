@@ -8,8 +8,11 @@
  *   expires), it first calls `refreshSession`.
  * - Sends the last cursor as `auth.since` on every reconnect: the server replays what was
  *   missed; ids already held are ignored. On `resync` (too much missed) it pages the inbox.
- * - On each connect it loads the first inbox page, which refreshes read flags and the
- *   unread count that other tabs may have changed meanwhile.
+ * - On each connect it loads the first inbox page, which refreshes the states and counts
+ *   that other tabs may have changed meanwhile, and the user's preferences.
+ * - Inbox states (seen, read, archived, snoozed, acted) change here at once, then on the
+ *   server; the ack's counts are then the truth, and a refusal puts the items back. Changes
+ *   made elsewhere arrive as `notifications-changed`, snoozes ending as `notification-due`.
  */
 import { io as defaultIo, type ManagerOptions, type Socket, type SocketOptions } from "socket.io-client";
 
@@ -18,19 +21,28 @@ import { compareCursor, isCursor } from "./cursor.js";
 import { messages, type Locale } from "./i18n.js";
 import { createLogger, type Logger } from "./log.js";
 import { BrowserNotifier, requestNotificationPermission } from "./notify.js";
+import { mergePreferences, normalisePreferences } from "./preferences.js";
 import { NotificationStore } from "./store.js";
+import { Transport, type Ack } from "./transport.js";
 import {
   DEADLINE_ALERT,
+  DEFAULT_PREFERENCES,
   DOSSIER_UPDATED,
   EMAIL_RECEIVED,
   NOTIFICATION_EVENTS,
   SYSTEM_NOTIFICATION,
   type AnyNotification,
+  type Counts,
   type Cursor,
   type GroupedNotifications,
   type InboxPage,
+  type NotificationDue,
   type NotificationEvent,
+  type NotificationsChanged,
   type NotificationsRead,
+  type Preferences,
+  type PreferencesChanged,
+  type PreferencesUpdate,
   type Resync,
 } from "./types.js";
 
@@ -94,10 +106,27 @@ export interface TocsinState {
   /** `data.reason` of a refusal: `missing_token`, `invalid_token`, `expired`, `no_tenant`. */
   errorReason: string | null;
   clientsCount: number;
+  /** The seed's grouping of the inbox (archived and snoozed items left out). */
   notifications: GroupedNotifications;
-  /** All notifications held, newest first. */
+  /** The inbox held: neither archived nor snoozed, newest first (back-from-snooze on top). */
   items: readonly AnyNotification[];
   unreadCount: number;
+  /** Items in the inbox never shown in an open list. */
+  unseenCount: number;
+  /** The archived items held (load them with `loadArchived`), newest first. */
+  archivedItems: readonly AnyNotification[];
+  archivedLoaded: boolean;
+  archivedHasOlder: boolean;
+  loadingArchived: boolean;
+  /** The snoozed items held, newest first. */
+  snoozedItems: readonly AnyNotification[];
+  /** The effective preferences (the defaults until the server's arrive). */
+  preferences: Preferences;
+  preferencesLoaded: boolean;
+  /** The last counts asked for with `counts()`, or null. */
+  counts: Counts | null;
+  /** Why the last change was refused (it was undone), or null. */
+  actionError: string | null;
   /** The last cursor received (sent back as `auth.since`). */
   since: Cursor | null;
   hasOlder: boolean;
@@ -106,11 +135,31 @@ export interface TocsinState {
   reconnectAt: number | null;
 }
 
-type Ack = { ok: boolean; error?: string; message?: string; [key: string]: unknown };
 type Listener = () => void;
 type NotificationListener = (item: AnyNotification) => void;
 
-const ACK_TIMEOUT_MS = 10_000;
+/** The answer to a state change: the counts after it, and what the change reports. */
+export interface ChangeAck {
+  ok: true;
+  unreadCount?: number;
+  unseenCount?: number;
+  [key: string]: unknown;
+}
+
+/** The answer to `act`: the action recorded (the first one, when it was already taken). */
+export interface ActAck extends ChangeAck {
+  id: string;
+  action: string;
+  actedAt: string;
+  alreadyActed: boolean;
+}
+
+/** Options of `archiveAll`: up to a cursor (default: all received), the read ones only. */
+export interface ArchiveAllOptions {
+  upTo?: Cursor;
+  onlyRead?: boolean;
+}
+
 const RESYNC_PAGE = 200;
 
 const LOG_LABEL: Record<NotificationEvent, string> = {
@@ -136,6 +185,9 @@ export class TocsinClient {
   private token: string | null = null;
   private loadedFirstPage = false;
   private stopped = false;
+  private preferences: Preferences = DEFAULT_PREFERENCES;
+  private readonly transport: Transport;
+  private readonly dueListeners = new Set<NotificationListener>();
   private status = {
     connected: false,
     connecting: false,
@@ -143,7 +195,11 @@ export class TocsinClient {
     errorReason: null as string | null,
     clientsCount: 0,
     loadingOlder: false,
+    loadingArchived: false,
     reconnectAt: null as number | null,
+    preferencesLoaded: false,
+    counts: null as Counts | null,
+    actionError: null as string | null,
   };
   private snapshot: TocsinState;
 
@@ -152,6 +208,13 @@ export class TocsinClient {
     this.store = new NotificationStore(options.maxItems ?? 500);
     if (isCursor(options.since)) this.store.since = options.since;
     this.log = createLogger(Boolean(options.debug));
+    this.transport = new Transport({
+      socket: () => (this.status.connected ? this.socket : null),
+      token: async () => this.token ?? (await this.resolveToken()),
+      url: options.url,
+      fetch: options.fetch,
+      log: this.log,
+    });
     const wantsBrowser = options.browserNotifications ?? true;
     this.notifier =
       wantsBrowser && typeof window !== "undefined"
@@ -160,6 +223,7 @@ export class TocsinClient {
             this.log,
             `${options.tenantId ?? ""}:${options.userId ?? ""}`,
             options.onNotificationClick,
+            () => this.preferences,
           )
         : null;
     this.snapshot = this.buildSnapshot();
@@ -184,6 +248,12 @@ export class TocsinClient {
     return () => this.notificationListeners.delete(listener);
   }
 
+  /** Be told when a snoozed notification comes back (`notification-due`). */
+  onDue(listener: NotificationListener): () => void {
+    this.dueListeners.add(listener);
+    return () => this.dueListeners.delete(listener);
+  }
+
   private changed(): void {
     this.snapshot = this.buildSnapshot();
     for (const listener of [...this.listeners]) listener();
@@ -195,6 +265,12 @@ export class TocsinClient {
       notifications: this.store.groups(),
       items: this.store.all(),
       unreadCount: this.store.unreadCount,
+      unseenCount: this.store.unseenCount,
+      archivedItems: this.store.archived(),
+      archivedLoaded: this.store.archivedLoaded,
+      archivedHasOlder: this.store.archivedHasOlder,
+      snoozedItems: this.store.snoozed(),
+      preferences: this.preferences,
       since: this.store.since,
       hasOlder: this.store.hasOlder,
     };
@@ -234,6 +310,7 @@ export class TocsinClient {
     if (typeof window !== "undefined") window.removeEventListener("online", this.onOnline);
     this.listeners.clear();
     this.notificationListeners.clear();
+    this.dueListeners.clear();
   }
 
   private open(): void {
@@ -266,6 +343,20 @@ export class TocsinClient {
       this.store.applyRead(data);
       this.changed();
     });
+    socket.on("notifications-changed", (data: NotificationsChanged) => {
+      this.log("Notifications changed elsewhere:", data);
+      const unknown = this.store.applyChange(data);
+      this.changed();
+      // An item back in the inbox (or archive) that this client never held: fetch it.
+      if (unknown.length > 0 && (data.change === "unarchived" || data.change === "unsnoozed")) void this.loadFirstPage();
+      if (unknown.length > 0 && data.change === "archived" && this.store.archivedLoaded) void this.loadArchived();
+    });
+    socket.on("notification-due", (data: NotificationDue) => this.receiveDue(data));
+    socket.on("preferences-changed", (data: PreferencesChanged) => {
+      this.log("Preferences changed:", data);
+      if (data?.preferences) this.takePreferences(data.preferences);
+      else void this.getPreferences();
+    });
     socket.on("resync", (data: Resync) => {
       this.log("Resync:", data);
       void this.resync(data);
@@ -297,6 +388,8 @@ export class TocsinClient {
     if (this.options.tenantId) this.log(`Joined tenant: ${this.options.tenantId}`);
     if (this.options.userId) this.log(`Joined user: ${this.options.userId}`);
     void this.loadFirstPage();
+    void this.getPreferences();
+    if (this.store.archivedLoaded) void this.loadArchived();
   };
 
   private onConnectError = (error: Error & { data?: { reason?: string } }): void => {
@@ -386,24 +479,109 @@ export class TocsinClient {
     for (const listener of [...this.notificationListeners]) listener(added);
   }
 
+  private receiveDue(data: NotificationDue): void {
+    this.log("Back from snooze:", data);
+    if (!data || typeof data !== "object") return;
+    const { unreadCount, unseenCount, ...payload } = data as NotificationDue & Record<string, unknown>;
+    const item = this.store.due(payload as unknown as AnyNotification);
+    if (!item) return;
+    this.store.setCounts(unreadCount, unseenCount);
+    this.changed();
+    // Every tab gets it: the elected one shows it, once per return (not once per id).
+    this.notifier?.notify(item, `tocsin:${item.id}:due:${Math.floor(Date.now() / 60_000)}`);
+    for (const listener of [...this.dueListeners]) listener(item);
+  }
+
   private async loadFirstPage(): Promise<void> {
     const socket = this.socket;
     if (!socket) return;
     try {
-      const ack = (await socket
-        .timeout(ACK_TIMEOUT_MS)
-        .emitWithAck("inbox", { limit: this.options.pageSize ?? 50 })) as Ack & InboxPage;
-      if (!ack?.ok) throw new Error(ack?.message ?? "inbox refused");
+      const askedAt = this.store.since;
+      const ack = await this.transport.emit<InboxPage>(socket, "inbox", { limit: this.options.pageSize ?? 50 });
       this.mergePage(ack);
+      this.store.reconcile(ack.items ?? [], ack.nextBefore ?? null, askedAt);
       if (!this.loadedFirstPage) this.store.hasOlder = this.store.hasOlder || ack.nextBefore !== null;
       this.loadedFirstPage = true;
-      if (typeof ack.unreadCount === "number") {
-        this.store.setUnreadCount(ack.unreadCount, ack.items[0]?.cursor ?? null);
-      }
+      const newest = ack.items.reduce<Cursor | null>(
+        (high, item) => (high === null || compareCursor(item.cursor, high) > 0 ? item.cursor : high),
+        null,
+      );
+      this.store.setCounts(ack.unreadCount, ack.unseenCount, newest);
       this.changed();
     } catch (error) {
       this.log("Inbox load failed:", error);
     }
+  }
+
+  /** Load the archive's first page (or, with `older`, the next one). Resolves when done. */
+  async loadArchived({ older = false }: { older?: boolean } = {}): Promise<void> {
+    if (this.status.loadingArchived) return;
+    const before = older ? this.store.oldestArchivedCursor() : null;
+    if (older && (before === null || !this.store.archivedHasOlder)) return;
+    const limit = this.options.pageSize ?? 50;
+    this.setStatus({ loadingArchived: true });
+    try {
+      const query: Record<string, unknown> = { archived: true, limit };
+      if (before !== null) query.before = before;
+      const page = await this.transport.query<InboxPage>("inbox", query, "/api/v1/inbox");
+      this.mergePage(page);
+      if (!older) this.store.archivedLoaded = true;
+      this.store.archivedHasOlder = page.nextBefore !== null;
+    } catch (error) {
+      this.log("Loading the archive failed:", error);
+    } finally {
+      this.setStatus({ loadingArchived: false });
+    }
+  }
+
+  /** The server's counts (unread, unseen, total, archived, snoozed, per event); null if unreachable. */
+  async counts(): Promise<Counts | null> {
+    try {
+      const counts = await this.transport.query<Counts>("counts", {}, "/api/v1/inbox/counts");
+      this.store.setCounts(counts.unread, counts.unseen);
+      this.setStatus({ counts });
+      return counts;
+    } catch (error) {
+      this.log("Counts failed:", error);
+      return null;
+    }
+  }
+
+  /** Fetch the user's effective preferences (done on every connect). */
+  async getPreferences(): Promise<Preferences> {
+    try {
+      const answer = await this.transport.query<{ preferences?: unknown }>("preferences", {}, "/api/v1/preferences");
+      this.takePreferences(answer.preferences ?? answer);
+    } catch (error) {
+      this.log("Loading preferences failed:", error);
+    }
+    return this.preferences;
+  }
+
+  /**
+   * Change some preferences (the rest stay): here at once, then on the server, whose answer
+   * (the effective document) is kept. Resolves to it, or to null when refused (undone).
+   */
+  async setPreferences(update: PreferencesUpdate): Promise<Preferences | null> {
+    const before = this.preferences;
+    this.preferences = mergePreferences(before, update);
+    this.changed();
+    const ack = await this.transport.send("set-preferences", { preferences: update }, "PUT", "/api/v1/preferences", update);
+    if (!ack) {
+      this.preferences = before;
+      this.status.actionError = this.transport.lastFailure;
+      this.changed();
+      return null;
+    }
+    this.takePreferences((ack as { preferences?: unknown }).preferences ?? ack);
+    return this.preferences;
+  }
+
+  private takePreferences(document: unknown): void {
+    if (!document || typeof document !== "object") return;
+    this.preferences = normalisePreferences(document);
+    this.status.preferencesLoaded = true;
+    this.changed();
   }
 
   private mergePage(page: InboxPage): void {
@@ -440,7 +618,7 @@ export class TocsinClient {
         if (!last || (floor !== null && compareCursor(last.cursor, floor) <= 0)) break;
         before = page.nextBefore;
       }
-      const count = await this.http<{ count: number }>("GET", "/api/v1/inbox/unread-count");
+      const count = await this.transport.http<{ count: number }>("GET", "/api/v1/inbox/unread-count");
       this.store.setUnreadCount(count.count);
     } catch (error) {
       this.log("Resync failed:", error);
@@ -450,24 +628,7 @@ export class TocsinClient {
 
   private async fetchInbox(before: Cursor, limit: number): Promise<InboxPage> {
     const query = new URLSearchParams({ limit: String(limit), before: String(before) });
-    return this.http<InboxPage>("GET", `/api/v1/inbox?${query}`);
-  }
-
-  private async http<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const doFetch = this.options.fetch ?? globalThis.fetch;
-    const headers: Record<string, string> = { Accept: "application/json" };
-    const token = this.token ?? (await this.resolveToken());
-    if (token) headers.Authorization = `Bearer ${token}`;
-    if (body !== undefined) headers["Content-Type"] = "application/json";
-    const base = (this.options.url ?? "").replace(/\/$/, "");
-    const response = await doFetch(`${base}${path}`, {
-      method,
-      headers,
-      credentials: "include",
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    if (!response.ok) throw new Error(`${method} ${path}: HTTP ${response.status}`);
-    return (await response.json()) as T;
+    return this.transport.http<InboxPage>("GET", `/api/v1/inbox?${query}`);
   }
 
   // -- read state ---------------------------------------------------------------------------
@@ -478,8 +639,113 @@ export class TocsinClient {
     const changed = this.store.markRead(list);
     if (changed.length === 0) return;
     this.changed();
-    const ack = await this.send("mark-read", { ids: changed }, "POST", "/api/v1/inbox/read");
-    if (typeof ack?.unreadCount === "number") this.store.setUnreadCount(ack.unreadCount);
+    const ack = await this.transport.send("mark-read", { ids: changed }, "POST", "/api/v1/inbox/read");
+    this.takeCounts(ack);
+  }
+
+  /** Mark notifications seen (shown in an open list). Ids already seen are not sent again. */
+  async markSeen(ids: string | readonly string[]): Promise<ChangeAck | null> {
+    const changed = this.store.markSeen(typeof ids === "string" ? [ids] : [...ids]);
+    if (changed.length === 0) return null;
+    this.changed();
+    const ack = await this.transport.send("mark-seen", { ids: changed }, "POST", "/api/v1/inbox/seen");
+    this.takeCounts(ack);
+    return ack as ChangeAck | null;
+  }
+
+  /** Archive notifications: out of the inbox, into the Archive tab. */
+  archive(ids: string | readonly string[]): Promise<ChangeAck | null> {
+    const list = idList(ids);
+    return this.change(() => this.store.archive(list), "archive", { ids: list }, "/api/v1/inbox/archive");
+  }
+
+  /** Take notifications out of the archive, back into the inbox. */
+  unarchive(ids: string | readonly string[]): Promise<ChangeAck | null> {
+    const list = idList(ids);
+    return this.change(() => this.store.unarchive(list), "unarchive", { ids: list }, "/api/v1/inbox/unarchive");
+  }
+
+  /** Archive everything received so far (`upTo`), or only what is read (`onlyRead`). */
+  archiveAll({ upTo, onlyRead = false }: ArchiveAllOptions = {}): Promise<ChangeAck | null> {
+    const until = upTo ?? this.store.since;
+    const body: Record<string, unknown> = {};
+    if (until !== null) body.upTo = until;
+    if (onlyRead) body.onlyRead = true;
+    return this.change(
+      () => this.store.archiveAll(until ?? undefined, onlyRead),
+      "archive-all",
+      body,
+      "/api/v1/inbox/archive-all",
+      true,
+    );
+  }
+
+  /**
+   * Snooze notifications until a time (at least a minute ahead, the server's setting): they
+   * leave the inbox and the counts, then come back unread on top (`notification-due`).
+   */
+  snooze(ids: string | readonly string[], until: Date | string): Promise<ChangeAck | null> {
+    const list = idList(ids);
+    const when = new Date(until);
+    if (Number.isNaN(when.getTime())) return Promise.reject(new RangeError(`snooze: not a time: ${String(until)}`));
+    const iso = when.toISOString();
+    return this.change(() => this.store.snooze(list, iso), "snooze", { ids: list, until: iso }, "/api/v1/inbox/snooze");
+  }
+
+  /** End the snooze of notifications now: back in the inbox. */
+  unsnooze(ids: string | readonly string[]): Promise<ChangeAck | null> {
+    const list = idList(ids);
+    return this.change(() => this.store.unsnooze(list), "unsnooze", { ids: list }, "/api/v1/inbox/unsnooze");
+  }
+
+  /**
+   * Take one of a notification's actions (recorded once: if one was already taken, the
+   * answer names it and the item shows it). The item is read afterwards.
+   */
+  async act(id: string, action: string): Promise<ActAck | null> {
+    const ack = (await this.change(
+      () => this.store.act(id, action),
+      "act",
+      { id, action },
+      "/api/v1/inbox/act",
+      true,
+    )) as ActAck | null;
+    if (ack && typeof ack.action === "string") {
+      this.store.act(id, ack.action, typeof ack.actedAt === "string" ? ack.actedAt : undefined);
+      this.changed();
+    }
+    return ack;
+  }
+
+  /**
+   * A state change: `apply` here (returning the items as they were), then the event; its ack's
+   * counts are taken, a refusal puts the items back and says why in `actionError`.
+   */
+  private async change(
+    apply: () => AnyNotification[],
+    event: string,
+    body: Record<string, unknown>,
+    path: string,
+    always = false,
+  ): Promise<ChangeAck | null> {
+    const previous = apply();
+    if (previous.length === 0 && !always) return null;
+    this.status.actionError = null;
+    this.changed();
+    const ack = await this.transport.send(event, body, "POST", path);
+    if (!ack) {
+      this.store.restore(previous);
+      this.status.actionError = this.transport.lastFailure;
+      void this.counts();
+      this.changed();
+      return null;
+    }
+    this.takeCounts(ack);
+    return ack as ChangeAck;
+  }
+
+  private takeCounts(ack: Ack | null): void {
+    if (ack) this.store.setCounts(ack.unreadCount, ack.unseenCount);
     this.changed();
   }
 
@@ -489,9 +755,8 @@ export class TocsinClient {
     this.store.markAllRead();
     this.changed();
     const body = upTo === null ? {} : { upTo };
-    const ack = await this.send("mark-all-read", body, "POST", "/api/v1/inbox/read-all");
-    if (typeof ack?.unreadCount === "number") this.store.setUnreadCount(ack.unreadCount);
-    this.changed();
+    const ack = await this.transport.send("mark-all-read", body, "POST", "/api/v1/inbox/read-all");
+    this.takeCounts(ack);
   }
 
   /** Clear the inbox (everything received so far), here and on the server. */
@@ -500,9 +765,8 @@ export class TocsinClient {
     this.store.clear();
     this.changed();
     const body = upTo === null ? {} : { upTo };
-    const ack = await this.send("clear", body, "POST", "/api/v1/inbox/clear");
-    if (typeof ack?.unreadCount === "number") this.store.setUnreadCount(ack.unreadCount);
-    this.changed();
+    const ack = await this.transport.send("clear", body, "POST", "/api/v1/inbox/clear");
+    this.takeCounts(ack);
   }
 
   /** The seed's `requestNotificationPermission()`. */
@@ -510,18 +774,8 @@ export class TocsinClient {
     return requestNotificationPermission();
   }
 
-  /** A client event with acknowledgement, or the same over HTTP while disconnected. */
-  private async send(event: string, body: Record<string, unknown>, method: string, path: string): Promise<Ack | null> {
-    try {
-      if (this.socket && this.status.connected) {
-        const ack = (await this.socket.timeout(ACK_TIMEOUT_MS).emitWithAck(event, body)) as Ack;
-        if (!ack?.ok) throw new Error(`${event}: ${ack?.message ?? ack?.error ?? "refused"}`);
-        return ack;
-      }
-      return { ok: true, ...(await this.http<Record<string, unknown>>(method, path, body)) };
-    } catch (error) {
-      this.log(`${event} failed:`, error);
-      return null;
-    }
-  }
+}
+
+function idList(ids: string | readonly string[]): string[] {
+  return typeof ids === "string" ? [ids] : [...new Set(ids)];
 }

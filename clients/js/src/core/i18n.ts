@@ -39,6 +39,52 @@ export interface CountLabels {
   connections: (count: number) => string;
 }
 
+/** Texts of the snooze menu. */
+export interface SnoozeTexts {
+  /** The menu button's name: « Mettre en attente : <title> ». */
+  button: string;
+  inOneHour: string;
+  tomorrow: string;
+  monday: string;
+  pick: string;
+  pickLabel: string;
+  confirm: string;
+  cancel: string;
+  invalid: string;
+  /** The state of a snoozed item: « En attente jusqu'à lundi 9:00 ». */
+  until: (when: string) => string;
+}
+
+/** Texts of the preferences view. */
+export interface PreferencesTexts {
+  title: string;
+  open: string;
+  back: string;
+  perKind: string;
+  kind: string;
+  channels: { browser: string; push: string; email: string };
+  kinds: Record<"email-received" | "dossier-updated" | "deadline-alert" | "system-notification", string>;
+  /** A checkbox's name: « Délais : navigateur ». */
+  channelOf: (kind: string, channel: string) => string;
+  criticalNote: string;
+  quietHours: string;
+  quietEnabled: string;
+  from: string;
+  to: string;
+  days: string;
+  /** Monday first, as ISO weekdays. */
+  weekdays: { short: string; long: string }[];
+  timezone: (zone: string) => string;
+  digest: string;
+  digestOff: string;
+  digestDaily: string;
+  digestAt: string;
+  saved: string;
+  failed: string;
+  /** Quiet hours the server would refuse: start = end, or no day. */
+  quietInvalid: string;
+}
+
 export interface Messages {
   live: string;
   connecting: string;
@@ -69,7 +115,30 @@ export interface Messages {
   announce: { email: string; dossier: string; deadline: string; system: string };
   notSignedIn: string;
   signIn: string;
+  /** The Archive tab's label (its test id is `tocsin-tab-archive`). */
+  archiveTab: string;
+  archive: string;
+  unarchive: string;
+  archiveAll: string;
+  archivedEmpty: string;
+  /** Above the Archive tab's list. */
+  archivedHeading: string;
+  snooze: SnoozeTexts;
+  /** The group of a notification's action buttons. */
+  actionsGroup: string;
+  /** What an item shows once an action was taken (`acknowledge` has its own words). */
+  acted: (label: string, actionId: string) => string;
+  /** Read out when a snoozed notification comes back. */
+  announceDue: string;
+  /** Read out once an item left the list: « <titre> : archivée ». */
+  announceArchived: string;
+  announceUnarchived: string;
+  actionFailed: string;
+  prefs: PreferencesTexts;
 }
+
+/** Action ids whose taken state reads « Réception accusée » rather than the button's label. */
+const ACKNOWLEDGE = new Set(["acknowledge", "ack", "acknowledged", "accuser-reception"]);
 
 const fr: Messages = {
   live: "En direct",
@@ -119,6 +188,69 @@ const fr: Messages = {
   },
   notSignedIn: "Vous n'êtes pas connecté.",
   signIn: "Se connecter",
+  archiveTab: "Archives",
+  archive: "Archiver",
+  unarchive: "Désarchiver",
+  archiveAll: "Tout archiver",
+  archivedEmpty: "Aucune notification archivée",
+  archivedHeading: "Notifications archivées",
+  snooze: {
+    button: "Mettre en attente",
+    inOneHour: "Dans 1 heure",
+    tomorrow: "Demain 9 h",
+    monday: "Lundi 9 h",
+    pick: "Choisir une date…",
+    pickLabel: "Date et heure du rappel",
+    confirm: "Mettre en attente",
+    cancel: "Annuler",
+    invalid: "Choisissez un moment à venir.",
+    until: (when) => `En attente jusqu'à ${when}`,
+  },
+  actionsGroup: "Actions",
+  acted: (label, id) => (ACKNOWLEDGE.has(id) ? "Réception accusée" : `Fait : ${label}`),
+  announceDue: "Rappel",
+  announceArchived: "archivée",
+  announceUnarchived: "remise dans la boîte",
+  actionFailed: "L'action n'a pas abouti",
+  prefs: {
+    title: "Préférences",
+    open: "Préférences de notification",
+    back: "Retour aux notifications",
+    perKind: "Où vous prévenir, par type",
+    kind: "Type",
+    channels: { browser: "Navigateur", push: "Push", email: "E-mail" },
+    kinds: {
+      "email-received": "E-mails",
+      "dossier-updated": "Dossiers",
+      "deadline-alert": "Délais",
+      "system-notification": "Système",
+    },
+    channelOf: (kind, channel) => `${kind} : ${channel.toLowerCase()}`,
+    criticalNote:
+      "Les alertes critiques (délais critiques, erreurs système) vous préviennent toujours, même coupées ou en heures calmes. La liste reçoit tout.",
+    quietHours: "Heures calmes",
+    quietEnabled: "Activer les heures calmes",
+    from: "De",
+    to: "à",
+    days: "Jours",
+    weekdays: [
+      { short: "Lu", long: "lundi" },
+      { short: "Ma", long: "mardi" },
+      { short: "Me", long: "mercredi" },
+      { short: "Je", long: "jeudi" },
+      { short: "Ve", long: "vendredi" },
+      { short: "Sa", long: "samedi" },
+      { short: "Di", long: "dimanche" },
+    ],
+    timezone: (zone) => `Fuseau horaire : ${zone}`,
+    digest: "Résumé quotidien",
+    digestOff: "Désactivé",
+    digestDaily: "Chaque jour par e-mail",
+    digestAt: "Heure d'envoi",
+    saved: "Préférences enregistrées",
+    failed: "Les préférences n'ont pas été enregistrées",
+    quietInvalid: "Les heures calmes demandent une fin différente du début et au moins un jour.",
+  },
 };
 
 const en: Messages = {
@@ -169,6 +301,69 @@ const en: Messages = {
   },
   notSignedIn: "You are not signed in.",
   signIn: "Sign in",
+  archiveTab: "Archive",
+  archive: "Archive",
+  unarchive: "Unarchive",
+  archiveAll: "Archive all",
+  archivedEmpty: "No archived notifications",
+  archivedHeading: "Archived notifications",
+  snooze: {
+    button: "Snooze",
+    inOneHour: "In 1 hour",
+    tomorrow: "Tomorrow, 9 am",
+    monday: "Monday, 9 am",
+    pick: "Pick a date…",
+    pickLabel: "Remind me on",
+    confirm: "Snooze",
+    cancel: "Cancel",
+    invalid: "Pick a time in the future.",
+    until: (when) => `Snoozed until ${when}`,
+  },
+  actionsGroup: "Actions",
+  acted: (label, id) => (ACKNOWLEDGE.has(id) ? "Receipt acknowledged" : `Done: ${label}`),
+  announceDue: "Reminder",
+  announceArchived: "archived",
+  announceUnarchived: "back in the inbox",
+  actionFailed: "The action did not go through",
+  prefs: {
+    title: "Preferences",
+    open: "Notification preferences",
+    back: "Back to notifications",
+    perKind: "Where to reach you, by kind",
+    kind: "Kind",
+    channels: { browser: "Browser", push: "Push", email: "E-mail" },
+    kinds: {
+      "email-received": "E-mails",
+      "dossier-updated": "Dossiers",
+      "deadline-alert": "Deadlines",
+      "system-notification": "System",
+    },
+    channelOf: (kind, channel) => `${kind}: ${channel.toLowerCase()}`,
+    criticalNote:
+      "Critical alerts (critical deadlines, system errors) always reach you, even when muted or in quiet hours. The list gets everything.",
+    quietHours: "Quiet hours",
+    quietEnabled: "Turn on quiet hours",
+    from: "From",
+    to: "to",
+    days: "Days",
+    weekdays: [
+      { short: "Mo", long: "Monday" },
+      { short: "Tu", long: "Tuesday" },
+      { short: "We", long: "Wednesday" },
+      { short: "Th", long: "Thursday" },
+      { short: "Fr", long: "Friday" },
+      { short: "Sa", long: "Saturday" },
+      { short: "Su", long: "Sunday" },
+    ],
+    timezone: (zone) => `Time zone: ${zone}`,
+    digest: "Daily digest",
+    digestOff: "Off",
+    digestDaily: "Every day by e-mail",
+    digestAt: "Send at",
+    saved: "Preferences saved",
+    failed: "The preferences were not saved",
+    quietInvalid: "Quiet hours need an end different from the start, and at least one day.",
+  },
 };
 
 /** The texts of a locale (French unless `en`). */

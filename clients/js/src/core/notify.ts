@@ -1,6 +1,8 @@
 /**
- * Browser notifications as in the seed: new e-mails, critical deadlines
- * (`requireInteraction: true`) and system errors — one per event however many tabs are open.
+ * Browser notifications, one per event however many tabs are open, as the user's preferences
+ * say: shown iff the item is critical, or its kind has `browser` on and it is not quiet hours
+ * (`shouldNotifyInBrowser`). Critical items stay until dismissed (`requireInteraction`). The
+ * default preferences give the seed's policy: new e-mails, critical deadlines, system errors.
  *
  * One tab is elected to show them: it holds a Web Lock for as long as it lives, and the
  * others queue behind it (the next takes over when it closes). Every notification also
@@ -10,7 +12,16 @@
  */
 import type { Messages } from "./i18n.js";
 import type { Logger } from "./log.js";
-import { DEADLINE_ALERT, EMAIL_RECEIVED, SYSTEM_NOTIFICATION, type AnyNotification } from "./types.js";
+import { inQuietHours } from "./preferences.js";
+import {
+  DEADLINE_ALERT,
+  DEFAULT_PREFERENCES,
+  DOSSIER_UPDATED,
+  EMAIL_RECEIVED,
+  SYSTEM_NOTIFICATION,
+  type AnyNotification,
+  type Preferences,
+} from "./types.js";
 
 /** What to show for a notification, or null when the seed shows nothing for it. */
 export interface BrowserNotificationSpec {
@@ -20,25 +31,58 @@ export interface BrowserNotificationSpec {
   requireInteraction: boolean;
 }
 
-/** The seed's policy: e-mails, `critical` deadlines, `error` system notifications. */
-export function describeForBrowser(item: AnyNotification, text: Messages): BrowserNotificationSpec | null {
+/**
+ * The rule: a critical item always notifies; any other only when its kind has `browser` on
+ * and `now` is not in the quiet hours. `item.critical` missing (a seed server) falls back to
+ * the seed's critical: a `critical` deadline or an `error` system notification.
+ */
+export function shouldNotifyInBrowser(
+  item: AnyNotification,
+  preferences: Preferences = DEFAULT_PREFERENCES,
+  now: Date = new Date(),
+): boolean {
+  if (isCritical(item)) return true;
+  const channels = preferences.events[item.event] ?? DEFAULT_PREFERENCES.events[item.event];
+  return Boolean(channels?.browser) && !inQuietHours(preferences.quietHours, now);
+}
+
+function isCritical(item: AnyNotification): boolean {
+  if (typeof item.critical === "boolean") return item.critical;
+  return (
+    (item.event === DEADLINE_ALERT && item.urgency === "critical") ||
+    (item.event === SYSTEM_NOTIFICATION && item.type === "error")
+  );
+}
+
+/**
+ * What to show for a notification, or null when the rule shows nothing for it (with the
+ * default preferences: the seed's e-mails, critical deadlines and system errors).
+ */
+export function describeForBrowser(
+  item: AnyNotification,
+  text: Messages,
+  preferences: Preferences = DEFAULT_PREFERENCES,
+  now: Date = new Date(),
+): BrowserNotificationSpec | null {
+  if (!shouldNotifyInBrowser(item, preferences, now)) return null;
   const tag = `tocsin:${item.id}`;
+  const requireInteraction = isCritical(item);
   switch (item.event) {
     case EMAIL_RECEIVED: {
       const dossier = item.dossierNumber ? ` · ${item.dossierNumber}` : "";
-      return { title: text.newEmailTitle, body: `${item.subject}\n${item.from}${dossier}`, tag, requireInteraction: false };
+      return { title: text.newEmailTitle, body: `${item.subject}\n${item.from}${dossier}`, tag, requireInteraction };
     }
+    case DOSSIER_UPDATED:
+      return { title: text.announce.dossier, body: `${item.dossierTitle}\n${item.dossierNumber}`, tag, requireInteraction };
     case DEADLINE_ALERT:
-      if (item.urgency !== "critical") return null;
       return {
-        title: text.criticalDeadlineTitle,
+        title: item.urgency === "critical" ? text.criticalDeadlineTitle : text.announce.deadline,
         body: `${item.message}\n${item.dossierNumber} · ${item.deadlineType}`,
         tag,
-        requireInteraction: true,
+        requireInteraction,
       };
     case SYSTEM_NOTIFICATION:
-      if (item.type !== "error") return null;
-      return { title: item.title, body: item.message, tag, requireInteraction: false };
+      return { title: item.title, body: item.message, tag, requireInteraction };
     default:
       return null;
   }
@@ -69,6 +113,7 @@ export class BrowserNotifier {
     private readonly log: Logger,
     scope = "default",
     private readonly onClick?: (item: AnyNotification) => void,
+    private readonly preferences: () => Preferences = () => DEFAULT_PREFERENCES,
   ) {
     const locks = typeof navigator === "undefined" ? undefined : navigator.locks;
     if (!locks || !this.abort) {
@@ -91,12 +136,15 @@ export class BrowserNotifier {
     return this.leader;
   }
 
-  /** Show the browser notification for a new event, if the seed's policy wants one. */
-  notify(item: AnyNotification): boolean {
+  /**
+   * Show the browser notification for a new event (or one back from a snooze: `claim` then
+   * names that occurrence, so tabs without Web Locks still show it once), if the rule wants one.
+   */
+  notify(item: AnyNotification, claim?: string): boolean {
     if (!this.leader || typeof Notification === "undefined") return false;
     if (Notification.permission !== "granted") return false;
-    const spec = describeForBrowser(item, this.text);
-    if (!spec || !this.claim(spec.tag)) return false;
+    const spec = describeForBrowser(item, this.text, this.preferences());
+    if (!spec || !this.claim(claim ?? spec.tag)) return false;
     try {
       const shown = new Notification(spec.title, {
         body: spec.body,

@@ -1,6 +1,7 @@
 /**
  * The seed's four notification kinds, as Tocsin delivers them: the seed's fields plus
- * `sourceId`, `cursor` (opaque: send the last one back as `auth.since`) and `read`.
+ * `sourceId`, `cursor` (opaque: send the last one back as `auth.since`), the inbox states
+ * (`seen`, `read`, `archived`, `snoozedUntil`, `action`), `critical` and `actions`.
  */
 
 /** A cursor as the server sends it: an integer below 2^53, or an opaque string. */
@@ -16,6 +17,32 @@ export interface Delivered {
   timestamp: string;
   cursor: Cursor;
   read: boolean;
+  /** Shown in an open list (`mark-seen`). */
+  seen: boolean;
+  /** Out of the default inbox, in the Archive tab. */
+  archived: boolean;
+  /** ISO time until which the item is out of the inbox, or null when not snoozed. */
+  snoozedUntil: string | null;
+  /**
+   * The id of the action taken (`act`), or null. Not `action`: the seed's `dossier-updated`
+   * already has a field of that name (created, updated…).
+   */
+  actionTaken: string | null;
+  /** When the action was taken (ISO), once one was. */
+  actedAt?: string;
+  /** Critical items notify whatever the preferences and quiet hours say. */
+  critical: boolean;
+  /** Buttons of the notification (0 to 3). */
+  actions?: NotificationAction[];
+}
+
+/** A button of a notification: `act {id, action: action.id}` records it (once). */
+export interface NotificationAction {
+  id: string;
+  label: string;
+  /** Opened after the action is recorded: http(s) or a path starting with "/". */
+  url?: string;
+  primary?: boolean;
 }
 
 /** `email-received`. */
@@ -108,4 +135,97 @@ export interface InboxPage {
   items: AnyNotification[];
   nextBefore: Cursor | null;
   unreadCount?: number;
+  unseenCount?: number;
 }
+
+/** What changed in `notifications-changed`. */
+export type ChangeKind = "seen" | "read" | "archived" | "unarchived" | "snoozed" | "unsnoozed" | "acted" | "cleared";
+
+/**
+ * `notifications-changed`: states changed in another tab or device. With `all`, the change
+ * applies to every item up to `upTo` (archive-all with `onlyRead`: to the read ones only).
+ */
+export interface NotificationsChanged {
+  ids: string[];
+  all?: boolean;
+  change: ChangeKind;
+  unreadCount: number;
+  unseenCount: number;
+  upTo?: Cursor;
+  /** `snoozed`: until when (ISO). */
+  until?: string;
+  /** `acted`: the action's id (and when, if the server says). */
+  action?: string;
+  actedAt?: string;
+  onlyRead?: boolean;
+}
+
+/** `notification-due`: a snooze ended; the item is back, unread, on top. */
+export type NotificationDue = AnyNotification & { unreadCount?: number; unseenCount?: number };
+
+/** The server's counts (`counts` event, `GET /api/v1/inbox/counts`). */
+export interface Counts {
+  unread: number;
+  unseen: number;
+  total: number;
+  archived: number;
+  snoozed: number;
+  byEvent: Record<string, { unread: number; total: number }>;
+}
+
+/** Where a notification can reach the user. */
+export type Channel = "browser" | "push" | "email";
+export const CHANNELS: readonly Channel[] = ["browser", "push", "email"];
+
+/** Quiet hours: `start` > `end` spans midnight (the night belongs to the day it starts). */
+export interface QuietHours {
+  /** IANA time zone the times are in (e.g. Europe/Paris). */
+  timezone: string;
+  /** "HH:MM", 24-hour. */
+  start: string;
+  end: string;
+  /** ISO weekdays, Monday = 1 … Sunday = 7. */
+  days: number[];
+}
+
+export interface DigestPreferences {
+  email: "off" | "daily";
+  /** "HH:MM" in `timezone`. */
+  at: string;
+  timezone: string;
+}
+
+/** The user's effective preferences (tenant defaults under the user's own choices). */
+export interface Preferences {
+  events: Record<NotificationEvent, Record<Channel, boolean>>;
+  quietHours: QuietHours | null;
+  digest: DigestPreferences;
+}
+
+/** A partial update of the preferences (`set-preferences`, `PUT /api/v1/preferences`). */
+export interface PreferencesUpdate {
+  events?: Partial<Record<NotificationEvent, Partial<Record<Channel, boolean>>>>;
+  quietHours?: QuietHours | null;
+  digest?: Partial<DigestPreferences>;
+}
+
+/** `preferences-changed`: the user's document, or `{scope: "tenant"}` (refetch it). */
+export interface PreferencesChanged {
+  preferences?: Preferences;
+  scope?: "tenant" | "user";
+}
+
+/**
+ * The defaults before the server's arrive: they reproduce the seed's browser policy (e-mails
+ * notify, critical items always do, nothing else).
+ */
+export const DEFAULT_PREFERENCES: Preferences = {
+  events: {
+    "email-received": { browser: true, push: true, email: false },
+    "dossier-updated": { browser: false, push: false, email: false },
+    "deadline-alert": { browser: false, push: true, email: true },
+    "system-notification": { browser: false, push: false, email: false },
+  },
+  quietHours: null,
+  digest: { email: "off", at: "08:00", timezone: "Europe/Paris" },
+};

@@ -1,11 +1,17 @@
 /**
  * The seed's NotificationCenter: a bell with the unread badge and connection dot, a status
- * label, and a dropdown with tabs (all, e-mails, dossiers, deadlines, system).
+ * label, and a dropdown with tabs (all, e-mails, dossiers, deadlines, system, archive).
+ *
+ * Each item can be marked read, snoozed (a menu: in an hour, tomorrow 9:00, Monday 9:00, a
+ * date) or archived, and shows its action buttons (then the action taken); the Archive tab
+ * lists archived items with « Désarchiver »; « Tout archiver » empties the inbox; the gear
+ * opens the preferences inside the panel. Items shown in the open panel are marked seen.
  *
  * Accessible: the panel is a dialog that keeps focus inside while open (Tab cycles, Escape
  * closes and gives focus back to the bell), tabs follow the ARIA tabs pattern (arrow keys,
- * Home, End), and new notifications are announced through a polite live region. Each
- * item is named by its title and, when unread, « non lue » once (visually hidden).
+ * Home, End), the snooze menu the menu button pattern, and new notifications are announced
+ * through a polite live region. Each item is named by its title and, when unread, « non
+ * lue » once (visually hidden). An item that leaves the list hands focus to its neighbour.
  *
  * The panel fits the viewport down to 320 px: placed by `usePanelPlacement`, its header and
  * toolbar wrap, its tabs condense (and scroll if they must), its list scrolls inside.
@@ -13,16 +19,20 @@
 import { useCallback, useEffect, useId, useLayoutEffect, useMemo, useRef, useState, type KeyboardEvent, type ReactElement } from "react";
 
 import { messages, type Locale, type Messages } from "../core/i18n.js";
-import type { AnyNotification } from "../core/types.js";
+import { safeActionUrl } from "../core/item.js";
+import type { AnyNotification, NotificationAction } from "../core/types.js";
 import { describeItem } from "./describe.js";
-import { BellIcon, BellOffIcon, CheckAllIcon, CheckIcon, CloseIcon, TrashIcon } from "./icons.js";
+import { ArchiveIcon, BellIcon, BellOffIcon, CheckAllIcon, CloseIcon, SettingsIcon, TrashIcon } from "./icons.js";
+import { ItemRow } from "./ItemRow.js";
 import { usePanelPlacement } from "./placement.js";
+import { PreferencesView } from "./PreferencesView.js";
+import { formatUntil } from "./snooze.js";
 import { injectStyles } from "./styles.js";
-import { formatAbsolute, formatRelative, useNow } from "./time.js";
+import { useNow } from "./time.js";
 import { useTocsin, type UseTocsinResult, type UseWebSocketOptions } from "./useWebSocket.js";
 
-export type TabKey = "all" | "emails" | "dossiers" | "deadlines" | "system";
-const TABS: TabKey[] = ["all", "emails", "dossiers", "deadlines", "system"];
+export type TabKey = "all" | "emails" | "dossiers" | "deadlines" | "system" | "archive";
+const TABS: TabKey[] = ["all", "emails", "dossiers", "deadlines", "system", "archive"];
 
 export interface NotificationCenterProps {
   /** `fr` (default, the seed's labels) or `en`. */
@@ -50,11 +60,26 @@ function statusLabel(status: Status, t: Messages): string {
 
 function itemsOf(tab: TabKey, state: UseTocsinResult): readonly AnyNotification[] {
   if (tab === "all") return state.items;
+  if (tab === "archive") return state.archivedItems;
   // The grouped lists hold the same objects as `items`, which carry their `event`.
   return state.notifications[tab] as unknown as readonly AnyNotification[];
 }
 
-const FOCUSABLE = 'button:not([disabled]),[href],[tabindex]:not([tabindex="-1"])';
+const SEEN_EVERY_MS = 250;
+
+const FOCUSABLE =
+  'button:not([disabled]),[href],input:not([disabled]),select:not([disabled]),textarea:not([disabled]),[tabindex]:not([tabindex="-1"])';
+
+/** Whether the page is in view (items in a hidden tab's open panel are not "seen"). */
+function usePageVisible(): boolean {
+  const [visible, setVisible] = useState(() => typeof document === "undefined" || document.visibilityState !== "hidden");
+  useEffect(() => {
+    const update = () => setVisible(document.visibilityState !== "hidden");
+    document.addEventListener("visibilitychange", update);
+    return () => document.removeEventListener("visibilitychange", update);
+  }, []);
+  return visible;
+}
 
 /** The bell, its badge and status, and the notifications panel. */
 export function NotificationCenter(props: NotificationCenterProps): ReactElement {
@@ -63,12 +88,17 @@ export function NotificationCenter(props: NotificationCenterProps): ReactElement
   const state = useTocsin({ locale, ...options });
   const [open, setOpen] = useState(defaultOpen);
   const [tab, setTab] = useState<TabKey>("all");
+  const [prefsOpen, setPrefsOpen] = useState(false);
   const [announcement, setAnnouncement] = useState("");
   const now = useNow();
+  const pageVisible = usePageVisible();
   const id = useId();
   const bellRef = useRef<HTMLButtonElement>(null);
+  const gearRef = useRef<HTMLButtonElement>(null);
   const panelRef = useRef<HTMLDivElement>(null);
   const rootRef = useRef<HTMLDivElement>(null);
+  /** The list position whose item left (archived, snoozed…): its neighbour gets the focus. */
+  const refocusAt = useRef<number | null>(null);
   const status = statusOf(state);
   const label = statusLabel(status, t);
 
@@ -80,9 +110,14 @@ export function NotificationCenter(props: NotificationCenterProps): ReactElement
     () => state.client.onNotification((item) => setAnnouncement(describeItem(item, t).announce)),
     [state.client, t],
   );
+  useEffect(
+    () => state.client.onDue((item) => setAnnouncement(`${t.announceDue} : ${describeItem(item, t).title}`)),
+    [state.client, t],
+  );
 
   const close = useCallback((restoreFocus: boolean) => {
     setOpen(false);
+    setPrefsOpen(false);
     if (restoreFocus) bellRef.current?.focus();
   }, []);
 
@@ -141,14 +176,89 @@ export function NotificationCenter(props: NotificationCenterProps): ReactElement
 
   const unreadIn = useMemo(() => {
     const counts = {} as Record<TabKey, number>;
-    for (const key of TABS) counts[key] = itemsOf(key, state).filter((n) => !n.read).length;
+    for (const key of TABS) counts[key] = key === "archive" ? 0 : itemsOf(key, state).filter((n) => !n.read).length;
     return counts;
   }, [state]);
 
   const items = itemsOf(tab, state);
+  const showingList = open && !prefsOpen;
+  const { markSeen, loadArchived, archivedLoaded } = state;
+
+  // What the open list shows is seen. Sent at most every SEEN_EVERY_MS (a burst of arrivals
+  // is one event, within the server's per-socket rate) and only for ids not yet seen.
+  const shown = useRef<readonly AnyNotification[]>([]);
+  const seenTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
+  const watching = showingList && pageVisible && tab !== "archive";
+  shown.current = watching ? items : [];
+  useEffect(() => {
+    if (!watching || seenTimer.current !== null || !items.some((item) => !item.seen)) return;
+    seenTimer.current = setTimeout(() => {
+      seenTimer.current = null;
+      const unseen = shown.current.filter((item) => !item.seen).map((item) => item.id);
+      if (unseen.length > 0) void markSeen(unseen);
+    }, SEEN_EVERY_MS);
+  }, [watching, items, markSeen]);
+  useEffect(
+    () => () => {
+      if (seenTimer.current !== null) clearTimeout(seenTimer.current);
+      seenTimer.current = null;
+    },
+    [],
+  );
+
+  // The archive is loaded when its tab is first shown.
+  useEffect(() => {
+    if (showingList && tab === "archive" && !archivedLoaded) void loadArchived();
+  }, [showingList, tab, archivedLoaded, loadArchived]);
+
+  // An item left the list under the focus: its neighbour (or the tab) takes it.
+  useLayoutEffect(() => {
+    const at = refocusAt.current;
+    if (at === null || !panelRef.current) return;
+    refocusAt.current = null;
+    const rows = panelRef.current.querySelectorAll<HTMLElement>('[data-testid="tocsin-item"]');
+    const target = rows[Math.min(at, rows.length - 1)] ?? panelRef.current.querySelector<HTMLElement>('[role=tab][aria-selected="true"]');
+    target?.focus();
+  }, [items]);
+
   const activate = (item: AnyNotification) => {
     if (!item.read) state.markAsRead(item.id);
     onSelect?.(item);
+  };
+  const leaving = (item: AnyNotification) => {
+    const focused = document.activeElement;
+    if (panelRef.current?.contains(focused) || focused === document.body) refocusAt.current = items.indexOf(item);
+  };
+  const handlers = {
+    onActivate: activate,
+    onMarkRead: state.markAsRead,
+    onArchive: (item: AnyNotification) => {
+      leaving(item);
+      setAnnouncement(`${describeItem(item, t).title} : ${t.announceArchived}`);
+      void state.archive(item.id);
+    },
+    onUnarchive: (item: AnyNotification) => {
+      leaving(item);
+      setAnnouncement(`${describeItem(item, t).title} : ${t.announceUnarchived}`);
+      void state.unarchive(item.id);
+    },
+    onSnooze: (item: AnyNotification, until: Date) => {
+      leaving(item);
+      const when = formatUntil(until.toISOString(), new Date(), locale);
+      setAnnouncement(`${describeItem(item, t).title} : ${t.snooze.until(when)}`);
+      void state.snooze(item.id, until);
+    },
+    onAct: (item: AnyNotification, action: NotificationAction) => {
+      void state.act(item.id, action.id).then((ack) => {
+        const url = safeActionUrl(action.url);
+        if (ack && url) window.location.assign(url);
+      });
+    },
+  };
+  const openPrefs = () => setPrefsOpen(true);
+  const closePrefs = () => {
+    setPrefsOpen(false);
+    gearRef.current?.focus(); // back to what opened the view
   };
 
   return (
@@ -162,6 +272,8 @@ export function NotificationCenter(props: NotificationCenterProps): ReactElement
         aria-controls={open ? `${id}-panel` : undefined}
         aria-label={`${t.notifications} (${t.unread(state.unreadCount)}) — ${label}`}
         data-testid="tocsin-bell"
+        data-unread={state.unreadCount}
+        data-unseen={state.unseenCount}
         onClick={() => (open ? close(false) : setOpen(true))}
       >
         <BellIcon />
@@ -193,167 +305,167 @@ export function NotificationCenter(props: NotificationCenterProps): ReactElement
           data-testid="tocsin-panel"
           onKeyDown={onPanelKey}
         >
-          <div className="tocsin-head">
-            <h2 id={`${id}-title`}>{t.notifications}</h2>
-            <span className="tocsin-pill" data-status={status}>
-              <span className="tocsin-pill-dot" aria-hidden="true" />
-              {label}
-            </span>
+          {/* .tocsin-head is laid out as part of .tocsin-top: title, status, gear, then close. */}
+          <div className="tocsin-top">
+            <div className="tocsin-head">
+              <h2 id={`${id}-title`}>{t.notifications}</h2>
+              <span className="tocsin-pill" data-status={status}>
+                <span className="tocsin-pill-dot" aria-hidden="true" />
+                {label}
+              </span>
+              <button
+                ref={gearRef}
+                type="button"
+                className={`tocsin-iconbtn${prefsOpen ? " is-active" : ""}`}
+                onClick={() => (prefsOpen ? closePrefs() : openPrefs())}
+                aria-label={t.prefs.open}
+                aria-expanded={prefsOpen}
+                aria-controls={prefsOpen ? `${id}-prefs` : undefined}
+                title={t.prefs.open}
+                data-testid="tocsin-prefs"
+              >
+                <SettingsIcon width={16} height={16} />
+              </button>
+            </div>
             <button type="button" className="tocsin-iconbtn" onClick={() => close(true)} aria-label={t.close} title={t.close}>
               <CloseIcon width={16} height={16} />
             </button>
           </div>
-          <div className="tocsin-toolbar">
-            <span className="tocsin-sub" data-testid="tocsin-clients">
-              {state.connected ? t.connectedClients(state.clientsCount) : ""}
-            </span>
-            <button
-              type="button"
-              className="tocsin-iconbtn"
-              onClick={state.markAllAsRead}
-              disabled={state.unreadCount === 0}
-              data-testid="tocsin-mark-all"
-            >
-              <CheckAllIcon width={16} height={16} />
-              <span>{t.markAllRead}</span>
-            </button>
-            <button
-              type="button"
-              className="tocsin-iconbtn"
-              onClick={state.clearNotifications}
-              disabled={state.items.length === 0}
-              data-testid="tocsin-clear"
-            >
-              <TrashIcon width={16} height={16} />
-              <span>{t.clear}</span>
-            </button>
-          </div>
-          <div className="tocsin-tabs" role="tablist" aria-label={t.notifications}>
-            {TABS.map((key) => (
-              <button
-                key={key}
-                id={`${id}-tab-${key}`}
-                type="button"
-                role="tab"
-                className="tocsin-tab"
-                aria-selected={tab === key}
-                aria-controls={`${id}-tabpanel`}
-                tabIndex={tab === key ? 0 : -1}
-                // The count is read with its words (« E-mails (2 non lues) »), not as a bare number.
-                aria-label={unreadIn[key] > 0 ? `${t.tabs[key]} (${t.unread(unreadIn[key])})` : undefined}
-                data-testid={`tocsin-tab-${key}`}
-                onClick={() => setTab(key)}
-                onKeyDown={onTabKey}
-              >
-                {t.tabs[key]}
-                {unreadIn[key] > 0 && (
-                  <span className="tocsin-count" aria-hidden="true">
-                    {unreadIn[key]}
-                  </span>
-                )}
-              </button>
-            ))}
-          </div>
-          <div id={`${id}-tabpanel`} className="tocsin-tabpanel" role="tabpanel" aria-labelledby={`${id}-tab-${tab}`}>
-            {items.length === 0 ? (
-              <div className="tocsin-empty" data-testid="tocsin-empty">
-                <BellOffIcon />
-                <strong>{t.empty}</strong>
-                {tab !== "all" && <span>{t.emptyTab}</span>}
-              </div>
-            ) : (
-              <ul className="tocsin-list" data-testid="tocsin-list">
-                {items.map((item) => (
-                  <Item key={item.id} item={item} t={t} locale={locale} now={now} onActivate={activate} onMarkRead={state.markAsRead} />
-                ))}
-              </ul>
-            )}
-            {state.hasOlder && (
-              <div className="tocsin-foot">
-                <button type="button" className="tocsin-iconbtn" onClick={state.loadOlder} disabled={state.loadingOlder}>
-                  {state.loadingOlder ? t.loading : t.loadOlder}
+          {prefsOpen ? (
+            <div id={`${id}-prefs`} className="tocsin-prefs-wrap">
+              <PreferencesView
+                t={t}
+                preferences={state.preferences}
+                loaded={state.preferencesLoaded}
+                onChange={state.setPreferences}
+                onClose={closePrefs}
+              />
+            </div>
+          ) : (
+            <>
+              {state.actionError && (
+                <p className="tocsin-error" role="alert" data-testid="tocsin-error">
+                  {t.actionFailed}
+                </p>
+              )}
+              <div className="tocsin-toolbar">
+                <span className="tocsin-sub" data-testid="tocsin-clients">
+                  {state.connected ? t.connectedClients(state.clientsCount) : ""}
+                </span>
+                <button
+                  type="button"
+                  className="tocsin-iconbtn"
+                  onClick={state.markAllAsRead}
+                  disabled={state.unreadCount === 0}
+                  data-testid="tocsin-mark-all"
+                >
+                  <CheckAllIcon width={16} height={16} />
+                  <span>{t.markAllRead}</span>
+                </button>
+                <button
+                  type="button"
+                  className="tocsin-iconbtn"
+                  onClick={() => void state.archiveAll()}
+                  disabled={state.items.length === 0}
+                  data-testid="tocsin-archive-all"
+                >
+                  <ArchiveIcon width={16} height={16} />
+                  <span>{t.archiveAll}</span>
+                </button>
+                <button
+                  type="button"
+                  className="tocsin-iconbtn"
+                  onClick={state.clearNotifications}
+                  disabled={state.items.length === 0}
+                  data-testid="tocsin-clear"
+                >
+                  <TrashIcon width={16} height={16} />
+                  <span>{t.clear}</span>
                 </button>
               </div>
-            )}
-          </div>
+              <div className="tocsin-tabs" role="tablist" aria-label={t.notifications}>
+                {TABS.map((key) => (
+                  <button
+                    key={key}
+                    id={`${id}-tab-${key}`}
+                    type="button"
+                    role="tab"
+                    className="tocsin-tab"
+                    aria-selected={tab === key}
+                    aria-controls={`${id}-tabpanel`}
+                    tabIndex={tab === key ? 0 : -1}
+                    // The count is read with its words (« E-mails (2 non lues) »), not as a bare number.
+                    aria-label={
+                      key === "archive"
+                        ? t.archiveTab
+                        : unreadIn[key] > 0
+                          ? `${t.tabs[key]} (${t.unread(unreadIn[key])})`
+                          : undefined
+                    }
+                    data-testid={`tocsin-tab-${key}`}
+                    data-tab={key}
+                    title={key === "archive" ? t.archiveTab : undefined}
+                    onClick={() => setTab(key)}
+                    onKeyDown={onTabKey}
+                  >
+                    {key === "archive" ? (
+                      <>
+                        <ArchiveIcon width={15} height={15} className="tocsin-tab-icon" />
+                        <span className="tocsin-tab-text">{t.archiveTab}</span>
+                      </>
+                    ) : (
+                      t.tabs[key]
+                    )}
+                    {unreadIn[key] > 0 && (
+                      <span className="tocsin-count" aria-hidden="true">
+                        {unreadIn[key]}
+                      </span>
+                    )}
+                  </button>
+                ))}
+              </div>
+              <div id={`${id}-tabpanel`} className="tocsin-tabpanel" role="tabpanel" aria-labelledby={`${id}-tab-${tab}`}>
+                {tab === "archive" && items.length > 0 && (
+                  <p className="tocsin-listhead" aria-hidden="true">
+                    {t.archivedHeading}
+                  </p>
+                )}
+                {items.length === 0 ? (
+                  <div className="tocsin-empty" data-testid="tocsin-empty">
+                    {tab === "archive" ? <ArchiveIcon /> : <BellOffIcon />}
+                    <strong>{tab === "archive" ? (state.loadingArchived ? t.loading : t.archivedEmpty) : t.empty}</strong>
+                    {tab !== "all" && tab !== "archive" && <span>{t.emptyTab}</span>}
+                  </div>
+                ) : (
+                  <ul className="tocsin-list" data-testid="tocsin-list">
+                    {items.map((item) => (
+                      <ItemRow key={item.id} item={item} t={t} locale={locale} now={now} archived={tab === "archive"} {...handlers} />
+                    ))}
+                  </ul>
+                )}
+                {(tab === "archive" ? state.archivedHasOlder : state.hasOlder) && (
+                  <div className="tocsin-foot">
+                    {tab === "archive" ? (
+                      <button
+                        type="button"
+                        className="tocsin-iconbtn"
+                        onClick={() => void state.loadArchived({ older: true })}
+                        disabled={state.loadingArchived}
+                      >
+                        {state.loadingArchived ? t.loading : t.loadOlder}
+                      </button>
+                    ) : (
+                      <button type="button" className="tocsin-iconbtn" onClick={state.loadOlder} disabled={state.loadingOlder}>
+                        {state.loadingOlder ? t.loading : t.loadOlder}
+                      </button>
+                    )}
+                  </div>
+                )}
+              </div>
+            </>
+          )}
         </div>
       )}
     </div>
-  );
-}
-
-interface ItemProps {
-  item: AnyNotification;
-  t: Messages;
-  locale: Locale;
-  now: number;
-  onActivate: (item: AnyNotification) => void;
-  onMarkRead: (id: string) => void;
-}
-
-function Item({ item, t, locale, now, onActivate, onMarkRead }: ItemProps): ReactElement {
-  const view = describeItem(item, t);
-  const id = useId();
-  const onKey = (event: KeyboardEvent<HTMLLIElement>) => {
-    if ((event.key === "Enter" || event.key === " ") && event.target === event.currentTarget) {
-      event.preventDefault();
-      onActivate(item);
-    }
-  };
-  return (
-    <li
-      className={`tocsin-item${item.read ? "" : " is-unread"}`}
-      data-id={item.id}
-      data-event={item.event}
-      data-read={item.read ? "true" : "false"}
-      data-testid="tocsin-item"
-      aria-labelledby={item.read ? `${id}-title` : `${id}-title ${id}-state`}
-      aria-describedby={`${id}-meta`}
-      tabIndex={0}
-      onClick={() => onActivate(item)}
-      onKeyDown={onKey}
-    >
-      <span className={`tocsin-icon tocsin-icon--${view.tone}`} aria-hidden="true">
-        {view.icon}
-      </span>
-      <div className="tocsin-body">
-        <p className="tocsin-title" id={`${id}-title`}>
-          {view.title}
-        </p>
-        {!item.read && (
-          <span className="tocsin-sr-only" id={`${id}-state`}>
-            {t.unreadItem}
-          </span>
-        )}
-        <p className="tocsin-meta" id={`${id}-meta`}>
-          {view.meta}
-        </p>
-        <div className="tocsin-tags">
-          {view.tags.map((tag) => (
-            <span key={tag.text} className={`tocsin-tag${tag.tone ? ` tocsin-tag--${tag.tone}` : ""}`}>
-              {tag.text}
-            </span>
-          ))}
-          <time className="tocsin-time" dateTime={item.timestamp} title={formatAbsolute(item.timestamp, locale)}>
-            {formatRelative(item.timestamp, now, locale)}
-          </time>
-        </div>
-      </div>
-      {!item.read && (
-        <button
-          type="button"
-          className="tocsin-iconbtn tocsin-mark"
-          aria-label={`${t.markRead} : ${view.title}`}
-          title={t.markRead}
-          data-testid="tocsin-mark-read"
-          onClick={(event) => {
-            event.stopPropagation();
-            onMarkRead(item.id);
-          }}
-        >
-          <CheckIcon width={16} height={16} />
-        </button>
-      )}
-    </li>
   );
 }

@@ -1,10 +1,17 @@
 /** The seed's React hook, backed by Tocsin. */
 import { createContext, createElement, useContext, useEffect, useMemo, useSyncExternalStore, type ReactNode } from "react";
 
-import type { TocsinClient, TocsinClientOptions, TocsinState } from "../core/client.js";
+import type {
+  ActAck,
+  ArchiveAllOptions,
+  ChangeAck,
+  TocsinClient,
+  TocsinClientOptions,
+  TocsinState,
+} from "../core/client.js";
 import { requestNotificationPermission } from "../core/notify.js";
 import { getSharedClient, retainClient } from "../core/shared.js";
-import type { GroupedNotifications } from "../core/types.js";
+import type { Counts, GroupedNotifications, Preferences, PreferencesUpdate } from "../core/types.js";
 
 /** The seed's options (`autoConnect`, `reconnect`, `reconnectDelay`, `debug`) and Tocsin's. */
 export type UseWebSocketOptions = TocsinClientOptions;
@@ -30,6 +37,18 @@ export interface UseTocsinResult extends TocsinState {
   clearNotifications: () => void;
   loadOlder: () => void;
   requestNotificationPermission: () => Promise<NotificationPermission>;
+  /** Inbox states: each changes here at once, then on the server (see `TocsinClient`). */
+  markSeen: (ids: string | readonly string[]) => Promise<ChangeAck | null>;
+  archive: (ids: string | readonly string[]) => Promise<ChangeAck | null>;
+  unarchive: (ids: string | readonly string[]) => Promise<ChangeAck | null>;
+  archiveAll: (options?: ArchiveAllOptions) => Promise<ChangeAck | null>;
+  snooze: (ids: string | readonly string[], until: Date | string) => Promise<ChangeAck | null>;
+  unsnooze: (ids: string | readonly string[]) => Promise<ChangeAck | null>;
+  act: (id: string, action: string) => Promise<ActAck | null>;
+  loadArchived: (options?: { older?: boolean }) => Promise<void>;
+  counts: Counts | null;
+  refreshCounts: () => Promise<Counts | null>;
+  setPreferences: (update: PreferencesUpdate) => Promise<Preferences | null>;
 }
 
 const ClientContext = createContext<TocsinClient | null>(null);
@@ -58,6 +77,16 @@ export function useTocsin(options: UseWebSocketOptions = {}): UseTocsinResult {
       clearNotifications: () => void client.clearNotifications(),
       loadOlder: () => void client.loadOlder(),
       requestNotificationPermission,
+      markSeen: (ids: string | readonly string[]) => client.markSeen(ids),
+      archive: (ids: string | readonly string[]) => client.archive(ids),
+      unarchive: (ids: string | readonly string[]) => client.unarchive(ids),
+      archiveAll: (options?: ArchiveAllOptions) => client.archiveAll(options),
+      snooze: (ids: string | readonly string[], until: Date | string) => client.snooze(ids, until),
+      unsnooze: (ids: string | readonly string[]) => client.unsnooze(ids),
+      act: (id: string, action: string) => client.act(id, action),
+      loadArchived: (options?: { older?: boolean }) => client.loadArchived(options),
+      refreshCounts: () => client.counts(),
+      setPreferences: (update: PreferencesUpdate) => client.setPreferences(update),
     }),
     [client],
   );
