@@ -13,7 +13,7 @@ from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import Insert, Table, and_, case, func, or_, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -50,8 +50,37 @@ class JobQueries:
     def _writing(self) -> AbstractAsyncContextManager[AsyncConnection]:
         raise NotImplementedError
 
-    async def _add_jobs(self, conn: AsyncConnection, new_jobs: Sequence[NewJob]) -> int:
+    def _insert_ignoring_duplicates(self, table: Table) -> Insert:
         raise NotImplementedError
+
+    async def _add_jobs(self, conn: AsyncConnection, new_jobs: Sequence[NewJob]) -> int:
+        """Insert the jobs whose keys are new (the first of a key repeated in the batch);
+        returns how many rows this call inserted, so that of two nodes enqueueing one key
+        at once only one counts it."""
+        if not new_jobs:
+            return 0
+        now = datetime.now(UTC)
+        first_of_key = {job.key: job for job in reversed(new_jobs)}
+        rows = [
+            {
+                "key": job.key,
+                "kind": job.kind,
+                "tenant_id": job.tenant_id,
+                "user_id": job.user_id,
+                "run_at": job.run_at,
+                "payload": job.payload,
+                "status": "pending",
+                "attempts": 0,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for job in (first_of_key[key] for key in dict.fromkeys(j.key for j in new_jobs))
+        ]
+        inserted = 0
+        for row in rows:
+            stmt = self._insert_ignoring_duplicates(jobs).values(**row).returning(jobs.c.key)
+            inserted += len((await conn.execute(stmt)).all())
+        return inserted
 
     async def enqueue_jobs(self, new_jobs: Sequence[NewJob]) -> int:
         """Insert the jobs whose keys are new."""

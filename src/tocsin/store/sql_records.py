@@ -1,4 +1,5 @@
-"""SQL queries for deadlines and mailbox positions (mixed into :class:`SqlStore`)."""
+"""SQL queries for API keys, deadlines, mailbox positions, preferences and the audit log
+(mixed into :class:`SqlStore`)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from sqlalchemy import Insert, Table, delete, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from tocsin.store.base import ApiKeyRecord, DeadlineRecord, MailboxPosition
-from tocsin.store.tables import api_keys, deadlines, mailbox_state
+from tocsin.store.base import ApiKeyRecord, AuditEntry, DeadlineRecord, MailboxPosition
+from tocsin.store.tables import api_keys, audit_log, deadlines, mailbox_state
+from tocsin.store.tables import preferences as preferences_table
 
 d = deadlines.c
 
@@ -55,7 +57,8 @@ def _as_key(row: Row[*tuple[Any, ...]]) -> ApiKeyRecord:
 
 
 class RecordQueries:
-    """API keys, deadlines and mailbox positions; needs the host's engine and writer."""
+    """API keys, deadlines, mailbox positions, preferences and the audit log; needs the
+    host's engine and writer."""
 
     @property
     def engine(self) -> AsyncEngine:
@@ -187,3 +190,69 @@ class RecordQueries:
                 .values(revoked_at=at)
             )
         return bool(result.rowcount)
+
+    async def get_preferences(self, tenant_id: str, user_id: str) -> dict[str, Any] | None:
+        """The stored overrides, or None."""
+        p = preferences_table.c
+        async with self.engine.connect() as conn:
+            document = await conn.scalar(
+                select(p.document).where(p.tenant_id == tenant_id, p.user_id == user_id)
+            )
+        return None if document is None else dict(document)
+
+    async def put_preferences(
+        self, tenant_id: str, user_id: str, document: dict[str, Any], audit: AuditEntry | None
+    ) -> None:
+        """Upsert the document (and the audit entry) in one transaction."""
+        values = {
+            "tenant_id": tenant_id,
+            "user_id": user_id,
+            "document": document,
+            "updated_at": datetime.now(UTC),
+        }
+        stmt = self._upsert(preferences_table, ["tenant_id", "user_id"], values)
+        async with self._writing() as conn:
+            await conn.execute(stmt)
+            if audit is not None:
+                await conn.execute(audit_log.insert().values(**audit_row(audit)))
+
+    async def add_audit(self, entry: AuditEntry) -> None:
+        """Insert one entry."""
+        async with self._writing() as conn:
+            await conn.execute(audit_log.insert().values(**audit_row(entry)))
+
+    async def list_audit(
+        self, tenant_id: str | None, *, since: datetime | None, limit: int
+    ) -> list[AuditEntry]:
+        """Oldest first (by insertion order)."""
+        a = audit_log.c
+        query = select(audit_log).order_by(a.pk).limit(limit)
+        if tenant_id is not None:
+            query = query.where(a.tenant_id == tenant_id)
+        if since is not None:
+            query = query.where(a.at >= since)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [
+            AuditEntry(
+                at=as_utc(row.at) or datetime.now(UTC),
+                tenant_id=row.tenant_id,
+                actor=row.actor,
+                action=row.action,
+                target=row.target,
+                detail=dict(row.detail),
+            )
+            for row in rows
+        ]
+
+
+def audit_row(entry: AuditEntry) -> dict[str, Any]:
+    """An audit entry as the row ``audit_log`` stores."""
+    return {
+        "at": entry.at,
+        "tenant_id": entry.tenant_id,
+        "actor": entry.actor,
+        "action": entry.action,
+        "target": entry.target,
+        "detail": entry.detail,
+    }

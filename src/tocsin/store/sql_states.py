@@ -1,10 +1,6 @@
-"""SQL queries of a user's inbox: what they see and their state of it (mixed into SqlStore).
-
-A user's state is sparse (DESIGN §3, §7): two watermarks in ``user_state`` (read, cleared)
-and a row in ``item_states`` only for a notification something happened to. A notification
-is read when its row says so, or when the read watermark passed it, unless a snooze brought
-it back afterwards (``returned_at``).
-"""
+"""SQL statements that change a user's inbox state (mixed into SqlStore): seen, read,
+archived, snoozed (with the durable job that ends the snooze), acted (with its audit entry).
+See :mod:`tocsin.store.sql_inbox` for how the sparse state reads."""
 
 from __future__ import annotations
 
@@ -14,47 +10,23 @@ from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    DateTime,
-    Insert,
-    String,
-    Table,
-    and_,
-    case,
-    delete,
-    func,
-    literal,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import DateTime, Insert, String, Table, delete, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Row
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-from sqlalchemy.sql import Select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tocsin.models import Audience, Identity, StoredNotification
-from tocsin.store.base import (
-    Acted,
-    AuditEntry,
-    Badge,
-    Counts,
-    InboxItem,
-    InboxView,
-    NewJob,
+from tocsin.models import Identity
+from tocsin.store.base import Acted, AuditEntry, InboxItem, NewJob
+from tocsin.store.sql_inbox import (
+    IN_INBOX,
+    InboxQueries,
+    is_read,
+    visible_to,
+    with_states,
 )
 from tocsin.store.sql_insert import SEQUENCE_NAME
-from tocsin.store.sql_records import as_utc
-from tocsin.store.tables import (
-    audit_log,
-    cursor_sequence,
-    item_states,
-    jobs,
-    notifications,
-    user_state,
-)
-from tocsin.store.tables import preferences as preferences_table
+from tocsin.store.sql_jobs import JobQueries
+from tocsin.store.sql_records import as_utc, audit_row
+from tocsin.store.tables import audit_log, cursor_sequence, item_states, jobs, notifications
 
 n = notifications.c
 s = item_states.c
@@ -70,106 +42,10 @@ def snooze_job_key(identity: Identity, cursor: int, until: datetime) -> str:
     return f"{SNOOZE_JOB}:{cursor}:{int(until.timestamp() * 1000)}:{who}"
 
 
-def visible_to(identity: Identity) -> ColumnElement[bool]:
-    """Rows ``identity`` may see: to everyone, to its tenant, or to itself (both ids)."""
-    return or_(
-        and_(n.tenant_id.is_(None), n.user_id.is_(None)),
-        and_(n.tenant_id == identity.tenant_id, n.user_id.is_(None)),
-        and_(n.tenant_id == identity.tenant_id, n.user_id == identity.user_id),
-    )
-
-
-def _with_states(identity: Identity) -> Any:
-    """Notifications joined to ``identity``'s state rows (absent: nothing happened)."""
-    return notifications.outerjoin(
-        item_states,
-        and_(
-            s.tenant_id == identity.tenant_id,
-            s.user_id == identity.user_id,
-            s.cursor == n.cursor,
-        ),
-    )
-
-
-def _is_read(read_cursor: int) -> ColumnElement[bool]:
-    return or_(s.read_at.is_not(None), and_(n.cursor <= read_cursor, s.returned_at.is_(None)))
-
-
-def _is_seen(read_cursor: int) -> ColumnElement[bool]:
-    return or_(s.seen_at.is_not(None), _is_read(read_cursor))
-
-
-_IN_INBOX = and_(s.archived_at.is_(None), s.snoozed_until.is_(None))
-
-NOTIFICATION_COLUMNS = (
-    n.cursor,
-    n.public_id,
-    n.source_id,
-    n.event,
-    n.audience,
-    n.tenant_id,
-    n.user_id,
-    n.payload,
-    n.created_at,
-    n.accepted_at,
-)
-
-
-def row_to_notification(row: Row[*tuple[Any, ...]]) -> StoredNotification:
-    """A notifications row (the :data:`NOTIFICATION_COLUMNS`) as the model."""
-    created = as_utc(row.created_at)
-    assert created is not None  # column is NOT NULL
-    return StoredNotification(
-        cursor=int(row.cursor),
-        id=row.public_id,
-        source_id=row.source_id,
-        event=row.event,
-        audience=Audience(row.audience),
-        tenant_id=row.tenant_id,
-        user_id=row.user_id,
-        fields=dict(row.payload),
-        timestamp=created,
-        accepted_at=as_utc(row.accepted_at),
-    )
-
-
-def _item_query(identity: Identity, read_cursor: int) -> Select[Any]:
-    return select(
-        *NOTIFICATION_COLUMNS,
-        s.archived_at,
-        s.snoozed_until,
-        s.action,
-        s.acted_at,
-        _is_read(read_cursor).label("is_read"),
-        _is_seen(read_cursor).label("is_seen"),
-    ).select_from(_with_states(identity))
-
-
-def _row_to_item(row: Row[*tuple[Any, ...]]) -> InboxItem:
-    return InboxItem(
-        row_to_notification(row),
-        bool(row.is_read),
-        seen=bool(row.is_seen),
-        archived=row.archived_at is not None,
-        snoozed_until=as_utc(row.snoozed_until),
-        action=row.action,
-        acted_at=as_utc(row.acted_at),
-    )
-
-
-def _count(condition: ColumnElement[bool]) -> Any:
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
-
-class StateQueries:
-    """Inbox pages, counts and every state change; needs the host's engine and writer."""
+class StateQueries(InboxQueries, JobQueries):
+    """Every change of a user's state of their notifications; needs the host's writer."""
 
     is_sqlite: bool
-
-    @property
-    def engine(self) -> AsyncEngine:
-        """The host store's engine."""
-        raise NotImplementedError
 
     def _writing(self) -> AbstractAsyncContextManager[AsyncConnection]:
         raise NotImplementedError
@@ -179,160 +55,6 @@ class StateQueries:
 
     def _dialect_insert(self, table: Table) -> Any:
         return (sqlite if self.is_sqlite else postgresql).insert(table)
-
-    async def _watermarks(self, conn: AsyncConnection, identity: Identity) -> tuple[int, int]:
-        row = (
-            await conn.execute(
-                select(user_state.c.read_cursor, user_state.c.cleared_cursor).where(
-                    user_state.c.tenant_id == identity.tenant_id,
-                    user_state.c.user_id == identity.user_id,
-                )
-            )
-        ).first()
-        if row is None:
-            return 0, 0
-        return int(row.read_cursor), int(row.cleared_cursor)
-
-    # -- reading ---------------------------------------------------------------------
-
-    async def replay(
-        self, identity: Identity, since: int, limit: int
-    ) -> tuple[list[InboxItem], bool]:
-        """Newest ``limit`` + 1 after ``since`` tell whether the bound cut anything."""
-        async with self.engine.connect() as conn:
-            read_cursor, _cleared = await self._watermarks(conn, identity)
-            rows = (
-                await conn.execute(
-                    _item_query(identity, read_cursor)
-                    .where(visible_to(identity), n.cursor > since)
-                    .order_by(n.cursor.desc())
-                    .limit(limit + 1)
-                )
-            ).all()
-        truncated = len(rows) > limit
-        items = [_row_to_item(row) for row in rows[:limit]]
-        items.reverse()
-        return items, truncated
-
-    async def inbox(
-        self,
-        identity: Identity,
-        *,
-        limit: int,
-        before: int | None,
-        event: str | None,
-        unread_only: bool,
-        view: InboxView = InboxView.INBOX,
-    ) -> list[InboxItem]:
-        """Newest first; cleared notifications are gone from every view."""
-        async with self.engine.connect() as conn:
-            read_cursor, cleared = await self._watermarks(conn, identity)
-            query = _item_query(identity, read_cursor).where(
-                visible_to(identity), n.cursor > cleared
-            )
-            if view is InboxView.ARCHIVED:
-                query = query.where(s.archived_at.is_not(None))
-            elif view is InboxView.SNOOZED:
-                query = query.where(s.snoozed_until.is_not(None))
-            else:
-                query = query.where(_IN_INBOX)
-            if before is not None:
-                query = query.where(n.cursor < before)
-            if event is not None:
-                query = query.where(n.event == event)
-            if unread_only:
-                query = query.where(~_is_read(read_cursor))
-            rows = await conn.execute(query.order_by(n.cursor.desc()).limit(limit + 1))
-            return [_row_to_item(row) for row in rows]
-
-    async def item(self, identity: Identity, cursor: int) -> InboxItem | None:
-        """One notification with ``identity``'s state of it, if visible."""
-        async with self.engine.connect() as conn:
-            return await self._item(conn, identity, cursor)
-
-    async def _item(
-        self, conn: AsyncConnection, identity: Identity, cursor: int
-    ) -> InboxItem | None:
-        read_cursor, _cleared = await self._watermarks(conn, identity)
-        row = (
-            await conn.execute(
-                _item_query(identity, read_cursor).where(visible_to(identity), n.cursor == cursor)
-            )
-        ).first()
-        return None if row is None else _row_to_item(row)
-
-    async def unread_count(self, identity: Identity, up_to: int | None = None) -> int:
-        """Unread in the inbox view (with cursors up to ``up_to``)."""
-        return (await self._badge(identity, up_to)).unread
-
-    async def badge(self, identity: Identity, up_to: int | None = None) -> Badge:
-        """Unread and unseen in the inbox view (with cursors up to ``up_to``)."""
-        return await self._badge(identity, up_to)
-
-    async def _badge(self, identity: Identity, up_to: int | None) -> Badge:
-        # Above both watermarks an item is unread unless its row says read: one range scan.
-        # Below the read watermark only items a snooze brought back can be unread: few rows,
-        # found from the state side.
-        async with self.engine.connect() as conn:
-            read_cursor, cleared = await self._watermarks(conn, identity)
-            floor = max(read_cursor, cleared)
-            unread_here = and_(s.read_at.is_(None), _IN_INBOX)
-            above = (
-                select(func.count(), _count(s.seen_at.is_(None)))
-                .select_from(_with_states(identity))
-                .where(visible_to(identity), n.cursor > floor, unread_here)
-            )
-            returned = (
-                select(func.count(), _count(s.seen_at.is_(None)))
-                .select_from(item_states.join(notifications, n.cursor == s.cursor))
-                .where(
-                    s.tenant_id == identity.tenant_id,
-                    s.user_id == identity.user_id,
-                    s.returned_at.is_not(None),
-                    s.cursor > cleared,
-                    s.cursor <= floor,
-                    unread_here,
-                    visible_to(identity),
-                )
-            )
-            if up_to is not None:
-                above = above.where(n.cursor <= up_to)
-                returned = returned.where(n.cursor <= up_to)
-            first = (await conn.execute(above)).one()
-            second = (await conn.execute(returned)).one()
-        return Badge(int(first[0]) + int(second[0]), int(first[1]) + int(second[1]))
-
-    async def counts(self, identity: Identity) -> Counts:
-        """One pass over the visible notifications above the cleared watermark."""
-        async with self.engine.connect() as conn:
-            read_cursor, cleared = await self._watermarks(conn, identity)
-            is_read = _is_read(read_cursor)
-            rows = (
-                await conn.execute(
-                    select(
-                        n.event,
-                        _count(_IN_INBOX),
-                        _count(and_(_IN_INBOX, ~is_read)),
-                        _count(and_(_IN_INBOX, ~_is_seen(read_cursor))),
-                        _count(s.archived_at.is_not(None)),
-                        _count(and_(s.snoozed_until.is_not(None), s.archived_at.is_(None))),
-                    )
-                    .select_from(_with_states(identity))
-                    .where(visible_to(identity), n.cursor > cleared)
-                    .group_by(n.event)
-                )
-            ).all()
-        by_event = {str(row[0]): (int(row[2]), int(row[1])) for row in rows}
-        return Counts(
-            unread=sum(int(row[2]) for row in rows),
-            unseen=sum(int(row[3]) for row in rows),
-            total=sum(int(row[1]) for row in rows),
-            archived=sum(int(row[4]) for row in rows),
-            snoozed=sum(int(row[5]) for row in rows),
-            by_event=by_event,
-        )
-
-    # -- changing state ----------------------------------------------------------------
 
     async def _matching(
         self, conn: AsyncConnection, identity: Identity, ids: Sequence[str]
@@ -449,12 +171,12 @@ class StateQueries:
                 literal(identity.user_id, String()).label("user_id"),
                 n.cursor,
                 literal(now, _UTC_DATETIME).label("archived_at"),
-            ).select_from(_with_states(identity))
+            ).select_from(with_states(identity))
             chosen = chosen.where(
-                visible_to(identity), n.cursor > cleared, n.cursor <= target, _IN_INBOX
+                visible_to(identity), n.cursor > cleared, n.cursor <= target, IN_INBOX
             )
             if only_read:
-                chosen = chosen.where(_is_read(read_cursor))
+                chosen = chosen.where(is_read(read_cursor))
             count = int(await conn.scalar(select(func.count()).select_from(chosen.subquery())) or 0)
             if count:
                 stmt = self._dialect_insert(item_states).from_select(
@@ -600,101 +322,5 @@ class StateQueries:
             assert acted_at is not None
             already = not (stored.action == action and acted_at == now)
             if not already:
-                await conn.execute(audit_log.insert().values(**_audit_row(audit)))
+                await conn.execute(audit_log.insert().values(**audit_row(audit)))
         return Acted(notification_id, stored.action, acted_at, already)
-
-    # -- preferences and audit ---------------------------------------------------------
-
-    async def get_preferences(self, tenant_id: str, user_id: str) -> dict[str, Any] | None:
-        """The stored overrides, or None."""
-        p = preferences_table.c
-        async with self.engine.connect() as conn:
-            document = await conn.scalar(
-                select(p.document).where(p.tenant_id == tenant_id, p.user_id == user_id)
-            )
-        return None if document is None else dict(document)
-
-    async def put_preferences(
-        self, tenant_id: str, user_id: str, document: dict[str, Any], audit: AuditEntry | None
-    ) -> None:
-        """Upsert the document (and the audit entry) in one transaction."""
-        stmt = self._dialect_insert(preferences_table).values(
-            tenant_id=tenant_id, user_id=user_id, document=document, updated_at=datetime.now(UTC)
-        )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[preferences_table.c.tenant_id, preferences_table.c.user_id],
-            set_={"document": stmt.excluded.document, "updated_at": stmt.excluded.updated_at},
-        )
-        async with self._writing() as conn:
-            await conn.execute(stmt)
-            if audit is not None:
-                await conn.execute(audit_log.insert().values(**_audit_row(audit)))
-
-    async def add_audit(self, entry: AuditEntry) -> None:
-        """Insert one entry."""
-        async with self._writing() as conn:
-            await conn.execute(audit_log.insert().values(**_audit_row(entry)))
-
-    async def list_audit(
-        self, tenant_id: str | None, *, since: datetime | None, limit: int
-    ) -> list[AuditEntry]:
-        """Oldest first (by insertion order)."""
-        a = audit_log.c
-        query = select(audit_log).order_by(a.pk).limit(limit)
-        if tenant_id is not None:
-            query = query.where(a.tenant_id == tenant_id)
-        if since is not None:
-            query = query.where(a.at >= since)
-        async with self.engine.connect() as conn:
-            rows = (await conn.execute(query)).all()
-        return [
-            AuditEntry(
-                at=as_utc(row.at) or datetime.now(UTC),
-                tenant_id=row.tenant_id,
-                actor=row.actor,
-                action=row.action,
-                target=row.target,
-                detail=dict(row.detail),
-            )
-            for row in rows
-        ]
-
-    async def _add_jobs(self, conn: AsyncConnection, new_jobs: Sequence[NewJob]) -> int:
-        """Insert the jobs whose keys are new (the first of a key repeated in the batch);
-        returns how many rows this call inserted, so that of two nodes enqueueing one key
-        at once only one counts it."""
-        if not new_jobs:
-            return 0
-        now = datetime.now(UTC)
-        first_of_key = {job.key: job for job in reversed(new_jobs)}
-        rows = [
-            {
-                "key": job.key,
-                "kind": job.kind,
-                "tenant_id": job.tenant_id,
-                "user_id": job.user_id,
-                "run_at": job.run_at,
-                "payload": job.payload,
-                "status": "pending",
-                "attempts": 0,
-                "created_at": now,
-                "updated_at": now,
-            }
-            for job in (first_of_key[key] for key in dict.fromkeys(j.key for j in new_jobs))
-        ]
-        inserted = 0
-        for row in rows:
-            stmt = self._insert_ignoring_duplicates(jobs).values(**row).returning(jobs.c.key)
-            inserted += len((await conn.execute(stmt)).all())
-        return inserted
-
-
-def _audit_row(entry: AuditEntry) -> dict[str, Any]:
-    return {
-        "at": entry.at,
-        "tenant_id": entry.tenant_id,
-        "actor": entry.actor,
-        "action": entry.action,
-        "target": entry.target,
-        "detail": entry.detail,
-    }
