@@ -9,28 +9,32 @@ seed's clients when it is about reading).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tocsin import metrics, preferences
-from tocsin.auth.apikeys import Publisher
-from tocsin.bus.base import CHANGED, DUE, PREFERENCES, Bus
+from tocsin import metrics
+from tocsin.bus.base import CHANGED, DUE, Bus
 from tocsin.config import Settings
 from tocsin.cursors import cursor_or_none
-from tocsin.errors import Forbidden, NotFound, ValidationFailed
+from tocsin.errors import NotFound, ValidationFailed
 from tocsin.models import Identity, utc_moment
-from tocsin.store.base import AuditEntry, Badge, Counts, InboxView, JobRecord, NewJob, Store
-from tocsin.store.sql_states import SNOOZE_JOB, snooze_job_key
-
-log = logging.getLogger("tocsin.inbox")
+from tocsin.store.base import (
+    SNOOZE_JOB,
+    AuditEntry,
+    Badge,
+    Counts,
+    InboxView,
+    JobRecord,
+    NewJob,
+    Store,
+    snooze_job_key,
+)
 
 MAX_IDS = 1000
 MAX_SNOOZE = timedelta(days=366)
 MAX_ACTION_ID = 64
-TENANT_DEFAULTS = ""  # the user id under which a tenant's default preferences are stored
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,79 +319,6 @@ class InboxStates:
         await self.bus.publish(
             {"type": DUE, "tenantId": identity.tenant_id, "userId": identity.user_id, "item": due}
         )
-
-    # -- preferences ---------------------------------------------------------------------
-
-    async def preferences_of(self, identity: Identity) -> dict[str, Any]:
-        """The user's effective preferences: built-in ⊕ tenant defaults ⊕ their own."""
-        tenant = await self.store.get_preferences(identity.tenant_id, TENANT_DEFAULTS)
-        own = await self.store.get_preferences(identity.tenant_id, identity.user_id)
-        return preferences.to_json(preferences.effective(tenant, own, self.settings.timezone))
-
-    async def set_preferences(
-        self, identity: Identity, raw: Any, *, origin: str | None = None
-    ) -> dict[str, Any]:
-        """Apply a (partial) document over the user's own choices; answers the effective
-        preferences and tells the user's other sockets.
-
-        Raises:
-            ValidationFailed: naming the field at fault.
-        """
-        patch = preferences.parse_overrides(raw)
-        tenant = await self.store.get_preferences(identity.tenant_id, TENANT_DEFAULTS)
-        own = preferences.merge_overrides(
-            await self.store.get_preferences(identity.tenant_id, identity.user_id), patch
-        )
-        result = preferences.to_json(preferences.effective(tenant, own, self.settings.timezone))
-        await self.store.put_preferences(identity.tenant_id, identity.user_id, own, None)
-        await self.bus.publish(
-            {
-                "type": PREFERENCES,
-                "tenantId": identity.tenant_id,
-                "userId": identity.user_id,
-                "origin": origin,
-                "preferences": result,
-            }
-        )
-        return result
-
-    async def tenant_preferences(self, publisher: Publisher, tenant_id: str) -> dict[str, Any]:
-        """A tenant's defaults as its users inherit them (tenant key or admin key)."""
-        _may_manage(publisher, tenant_id)
-        tenant = await self.store.get_preferences(tenant_id, TENANT_DEFAULTS)
-        return preferences.to_json(preferences.effective(tenant, None, self.settings.timezone))
-
-    async def set_tenant_preferences(
-        self, publisher: Publisher, tenant_id: str, raw: Any
-    ) -> dict[str, Any]:
-        """Apply a (partial) document over the tenant's defaults; audited; every socket of
-        the tenant is told to fetch its preferences again."""
-        _may_manage(publisher, tenant_id)
-        patch = preferences.parse_overrides(raw)
-        stored = preferences.merge_overrides(
-            await self.store.get_preferences(tenant_id, TENANT_DEFAULTS), patch
-        )
-        result = preferences.to_json(preferences.effective(stored, None, self.settings.timezone))
-        audit = AuditEntry(
-            at=datetime.now(UTC),
-            tenant_id=tenant_id,
-            actor=f"key:{publisher.key_id}",
-            action="preferences.tenant",
-            target=tenant_id,
-            detail={"changed": patch},
-        )
-        await self.store.put_preferences(tenant_id, TENANT_DEFAULTS, stored, audit)
-        await self.bus.publish(
-            {"type": PREFERENCES, "tenantId": tenant_id, "userId": None, "origin": None}
-        )
-        return result
-
-
-def _may_manage(publisher: Publisher, tenant_id: str) -> None:
-    if not tenant_id or len(tenant_id) > 200 or "\x00" in tenant_id:
-        raise ValidationFailed("tenantId: must be a tenant id", field="tenantId")
-    if not publisher.is_admin and publisher.tenant_id != tenant_id:
-        raise Forbidden(f"this key manages only tenant {publisher.tenant_id!r}", field="tenantId")
 
 
 def parse_view(archived: Any, snoozed: Any) -> InboxView:

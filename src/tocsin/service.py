@@ -42,6 +42,7 @@ from tocsin.models import (
     StoredNotification,
     notification_adapter,
 )
+from tocsin.preferencecases import PreferenceCases
 from tocsin.store.base import ApiKeyRecord, Draft, InboxItem, InboxView, Store
 
 MAX_BATCH = 1000
@@ -107,7 +108,7 @@ def _content_hash(
     return _request_hash(content)
 
 
-class NotificationService(InboxStates):
+class NotificationService(InboxStates, PreferenceCases):
     """Publish, inbox, its states and API keys, over a :class:`Store` and a :class:`Bus`."""
 
     def __init__(self, settings: Settings, store: Store, bus: Bus) -> None:

@@ -8,9 +8,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.contract.test_store import ALICE_A, ALICE_B, BOB_A, draft
-from tocsin.store.base import AuditEntry, InboxItem, InboxView, NewJob
+from tocsin.store.base import (
+    SNOOZE_JOB,
+    AuditEntry,
+    InboxItem,
+    InboxView,
+    NewJob,
+    snooze_job_key,
+)
 from tocsin.store.sql import SqlStore
-from tocsin.store.sql_states import SNOOZE_JOB, snooze_job_key
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -173,6 +174,17 @@ class NewJob:
     payload: dict[str, Any]
     tenant_id: str | None = None
     user_id: str | None = None
+
+
+# The kind of the job that ends a snooze; the store cancels pending ones by key prefix.
+SNOOZE_JOB = "snooze"
+
+
+def snooze_job_key(identity: Identity, cursor: int, until: datetime) -> str:
+    """``snooze:<cursor>:<until ms>:<hash of the identity>``: one wake-up per item per
+    ``until`` (the identity is hashed so that the key fits whatever the ids' lengths)."""
+    who = hashlib.sha256(f"{identity.tenant_id}\0{identity.user_id}".encode()).hexdigest()[:32]
+    return f"{SNOOZE_JOB}:{cursor}:{int(until.timestamp() * 1000)}:{who}"
 
 
 @dataclass(frozen=True, slots=True)

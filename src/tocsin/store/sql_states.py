@@ -4,7 +4,6 @@ See :mod:`tocsin.store.sql_inbox` for how the sparse state reads."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
@@ -15,7 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tocsin.models import Identity
-from tocsin.store.base import Acted, AuditEntry, InboxItem, NewJob
+from tocsin.store.base import SNOOZE_JOB, Acted, AuditEntry, InboxItem, NewJob
 from tocsin.store.sql_inbox import (
     IN_INBOX,
     InboxQueries,
@@ -31,15 +30,6 @@ from tocsin.store.tables import audit_log, cursor_sequence, item_states, jobs, n
 n = notifications.c
 s = item_states.c
 _UTC_DATETIME = DateTime(timezone=True)
-
-SNOOZE_JOB = "snooze"
-
-
-def snooze_job_key(identity: Identity, cursor: int, until: datetime) -> str:
-    """``snooze:<cursor>:<until ms>:<hash of the identity>``: one wake-up per item per
-    ``until`` (the identity is hashed so that the key fits whatever the ids' lengths)."""
-    who = hashlib.sha256(f"{identity.tenant_id}\0{identity.user_id}".encode()).hexdigest()[:32]
-    return f"{SNOOZE_JOB}:{cursor}:{int(until.timestamp() * 1000)}:{who}"
 
 
 class StateQueries(InboxQueries, JobQueries):
