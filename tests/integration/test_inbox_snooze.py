@@ -204,7 +204,7 @@ async def test_snoozing_again_moves_the_end(
         assert len(dues(socket, target)) == 1
 
 
-@BOTH_STORES
+# On SQLite only: tests/integration/test_snooze_cluster.py restarts PostgreSQL nodes too.
 async def test_a_snooze_survives_a_restart_of_the_node(
     server: ServerThread, http: httpx.AsyncClient
 ) -> None:
