@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-
-import pytest
 
 from tests.contract.test_store import ALICE_A, ALICE_B, BOB_A, draft
 from tocsin.store.base import (
@@ -17,16 +14,6 @@ from tocsin.store.base import (
     snooze_job_key,
 )
 from tocsin.store.sql import SqlStore
-
-
-@pytest.fixture
-async def store(store_url: str) -> AsyncIterator[SqlStore]:
-    s = SqlStore(store_url)
-    await s.open(migrate=True)
-    try:
-        yield s
-    finally:
-        await s.close()
 
 
 async def ids_in(store: SqlStore, view: InboxView = InboxView.INBOX) -> list[str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 
 import pytest
@@ -42,16 +41,6 @@ def draft(
         source_id=source,
         content_hash=content,
     )
-
-
-@pytest.fixture
-async def store(store_url: str) -> AsyncIterator[SqlStore]:
-    s = SqlStore(store_url)
-    await s.open(migrate=True)
-    try:
-        yield s
-    finally:
-        await s.close()
 
 
 async def test_cursors_increase_and_max_cursor_follows(store: SqlStore) -> None:
