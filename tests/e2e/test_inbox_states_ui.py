@@ -2,11 +2,12 @@
 
 Seen, read, archived, snoozed and acted in one tab show within a second in a second tab of the
 same profile and on a second device (another browser context); the badge, the socket's
-acknowledgement and ``GET /api/v1/inbox/counts`` agree. A critical deadline alert muted for
-browser notifications still shows one; a non-critical one follows the preferences and the quiet
-hours. The snooze menu and the preferences view work from the keyboard, and the panel's new
-views fit a 390 px phone; their screenshots go to test-artifacts/ (docs/screenshots/ under
-TOCSIN_UPDATE_SCREENSHOTS=1).
+acknowledgement and ``GET /api/v1/inbox/counts`` agree. Snoozed items are listed in the Archive
+tab under « Reportées », until when, and « Réveiller maintenant » brings them back. A critical
+deadline alert muted for browser notifications still shows one; a non-critical one follows the
+preferences and the quiet hours. The snooze menu and the preferences view work from the
+keyboard, and the panel's new views fit a 390 px phone; their screenshots go to test-artifacts/
+(docs/screenshots/ under TOCSIN_UPDATE_SCREENSHOTS=1).
 """
 
 from __future__ import annotations
@@ -103,8 +104,18 @@ def acked(ws: Any, action: Callable[[], None]) -> dict[str, Any]:
     return answer
 
 
-def item(page: Any, note_id: str) -> Any:
-    return page.locator(f'[data-testid="tocsin-item"][data-id="{note_id}"]')
+def item(scope: Any, note_id: str) -> Any:
+    """The row of ``note_id`` in a page or in a part of it."""
+    return scope.locator(f'[data-testid="tocsin-item"][data-id="{note_id}"]')
+
+
+def snoozed_section(page: Any) -> Any:
+    """The Archive tab's « Reportées » section (a region named by its heading)."""
+    return page.get_by_role("region", name="Reportées")
+
+
+# « jusqu'à 9:00 » today, « jusqu'à demain 9:00 », « jusqu'à lun. 9:00 », « jusqu'à 23 mars 9:00 ».
+UNTIL_NINE = re.compile(r"^jusqu'à (demain |[a-z]{3}\. |\d{1,2} \S+ )?9:00$")
 
 
 def bell(page: Any) -> Any:
@@ -288,7 +299,10 @@ def test_a_snoozed_item_comes_back_unread_on_top_in_every_tab(
         for page in (first, second):
             expect(item(page, old)).to_have_attribute("data-read", "true")
             expect_badge(page, 2)
-        until = (datetime.now(UTC) + timedelta(seconds=2)).isoformat()
+        # The second tab shows the Archive tab: the snoozed item is listed there until it is due.
+        second.get_by_test_id("tocsin-tab-archive").click()
+        expect(second.get_by_test_id("tocsin-empty")).to_have_text("Aucune notification archivée")
+        until = (datetime.now(UTC) + timedelta(seconds=3)).isoformat()
         # From the page itself: a cookie-authenticated change must come with the page's Origin.
         status = first.evaluate(
             """(body) => fetch('/api/v1/inbox/snooze', {
@@ -297,11 +311,13 @@ def test_a_snoozed_item_comes_back_unread_on_top_in_every_tab(
             {"ids": [old], "until": until},
         )
         assert status == 200, status
+        expect(item(first, old)).to_have_count(0, timeout=WITHIN)
+        expect(item(snoozed_section(second), old)).to_be_visible(timeout=WITHIN)
+        # notification-due: out of the snoozed list; back, unread, above newer notifications.
+        expect(item(second, old)).to_have_count(0, timeout=6_000)
+        second.get_by_test_id("tocsin-tab-all").click()
         for page in (first, second):
-            expect(item(page, old)).to_have_count(0, timeout=WITHIN)
-        # notification-due: back, unread, above newer notifications, in both tabs.
-        for page in (first, second):
-            expect(item(page, old)).to_have_attribute("data-read", "false", timeout=5_000)
+            expect(item(page, old)).to_have_attribute("data-read", "false", timeout=6_000)
             order = page.get_by_test_id("tocsin-item")
             expect(order).to_have_count(3)
             assert order.evaluate_all("els => els.map(e => e.dataset.id)") == [old, *newer[::-1]]
@@ -321,6 +337,71 @@ def test_a_snoozed_item_comes_back_unread_on_top_in_every_tab(
 def notes(page: Any) -> list[dict[str, Any]]:
     shown: list[dict[str, Any]] = page.evaluate("window.__tocsinNotes")
     return shown
+
+
+def test_snoozed_items_are_listed_in_the_archive_tab_and_woken_from_there(
+    context: Any, web_server: ServerThread, publisher: httpx.Client
+) -> None:
+    mails = [publish(publisher, email(f"Courrier {n}")) for n in range(1, 4)]
+    first, ws = open_page(context, web_server, panel=True)
+    second, second_ws = open_page(context, web_server, panel=True)
+    second.get_by_test_id("tocsin-tab-archive").click()
+    # Loaded, and nothing snoozed or archived yet: no section, the archive is empty.
+    expect(second.get_by_test_id("tocsin-empty")).to_have_text("Aucune notification archivée")
+    expect(second.get_by_role("heading", name="Reportées")).to_have_count(0)
+
+    # Snoozed in the first tab: under « Reportées » in the second within a second.
+    def snooze_until_monday() -> None:
+        item(first, mails[1]).get_by_test_id("tocsin-snooze").click()
+        first.get_by_role("menuitem", name="Lundi 9 h").click()
+
+    answer = acked(ws, snooze_until_monday)
+    row = item(snoozed_section(second), mails[1])
+    expect(row).to_be_visible(timeout=WITHIN)
+    expect(second.get_by_role("heading", name="Reportées")).to_be_visible()
+    expect(second.get_by_role("heading", name="Archivées")).to_be_visible()
+    expect(second.get_by_test_id("tocsin-archived-empty")).to_have_text(
+        "Aucune notification archivée"
+    )
+    until = row.get_by_test_id("tocsin-snoozed-until")
+    expect(until).to_have_text(UNTIL_NINE)
+    shown_until = until.locator("time").get_attribute("datetime")
+    assert shown_until is not None
+    assert datetime.fromisoformat(shown_until) == datetime.fromisoformat(answer["until"])
+    # Described by its details and until when; its button names it.
+    assert "jusqu'à" in row.evaluate(
+        "el => el.getAttribute('aria-describedby').split(' ')"
+        ".map((id) => document.getElementById(id).textContent).join(' ')"
+    )
+    wake = second.get_by_role("button", name="Réveiller maintenant : Courrier 2")
+    expect(wake).to_have_text("Réveiller maintenant")
+    by_http = counts(first, web_server)
+    assert by_http["snoozed"] == 1, by_http
+    assert by_http["unread"] == answer["unreadCount"] == 2, (by_http, answer)
+    expect(snoozed_section(second).get_by_test_id("tocsin-item")).to_have_count(1)
+    for page in (first, second):
+        expect_badge(page, by_http["unread"])
+
+    # « Réveiller maintenant » in the second tab: back in both inboxes within a second.
+    answer = acked(second_ws, wake.click)
+    assert answer["ids"] == [mails[1]], answer
+    expect(row).to_have_count(0)
+    expect(second.get_by_test_id("tocsin-tab-archive")).to_be_focused()  # the list is empty
+    expect(second.get_by_test_id("tocsin-live")).to_have_text(
+        "Courrier 2 : de retour dans la boîte"
+    )
+    expect(item(first, mails[1])).to_be_visible(timeout=WITHIN)
+    second.get_by_test_id("tocsin-tab-all").click()
+    expect(item(second, mails[1])).to_be_visible(timeout=WITHIN)
+    for page in (first, second):
+        order = page.get_by_test_id("tocsin-item")
+        expect(order).to_have_count(3)
+        assert order.evaluate_all("els => els.map(e => e.dataset.id)") == mails[::-1]
+    by_http = counts(first, web_server)
+    assert by_http["snoozed"] == 0, by_http
+    assert by_http["unread"] == answer["unreadCount"] == 3, (by_http, answer)
+    for page in (first, second):
+        expect_badge(page, by_http["unread"])
 
 
 def test_browser_notifications_follow_preferences_but_critical_always_notifies(
@@ -565,10 +646,18 @@ def test_archive_snooze_actions_and_preferences_screenshots(
         for name in ("maintenance", "dossier"):
             archive = item(page, firm_inbox[name]).get_by_test_id("tocsin-archive")
             acked(ws, archive.click)
+
+        def snooze_the_offer() -> None:
+            item(page, firm_inbox["offer"]).get_by_test_id("tocsin-snooze").click()
+            page.get_by_role("menuitem", name="Demain 9 h").click()
+
+        acked(ws, snooze_the_offer)
         page.get_by_test_id("tocsin-tab-archive").click()
         expect(page.get_by_test_id("tocsin-tab-archive")).to_have_attribute("aria-selected", "true")
-        expect(panel.get_by_test_id("tocsin-item")).to_have_count(2)
+        expect(panel.get_by_test_id("tocsin-item")).to_have_count(3)
         expect(panel.get_by_test_id("tocsin-unarchive")).to_have_count(2)
+        expect(snoozed_section(page).get_by_test_id("tocsin-unsnooze")).to_have_count(1)
+        expect(page.get_by_test_id("tocsin-snoozed-until")).to_have_text("jusqu'à demain 9:00")
         assert_fits(page)
         shot(page, f"inbox-archive-{width}.png")
 
@@ -600,6 +689,15 @@ def test_english_labels(browser: Any, web_server: ServerThread, publisher: httpx
         page.keyboard.press("Escape")
         page.get_by_test_id("tocsin-action").click()
         expect(page.get_by_test_id("tocsin-acted")).to_have_text("Receipt acknowledged")
+        page.get_by_test_id("tocsin-snooze").click()
+        page.get_by_role("menuitem", name="Tomorrow, 9 am").click()
+        page.get_by_test_id("tocsin-tab-archive").click()
+        snoozed = page.get_by_role("region", name="Snoozed")
+        expect(snoozed.get_by_test_id("tocsin-snoozed-until")).to_have_text("until tomorrow 9:00")
+        expect(
+            snoozed.get_by_role("button", name="Unsnooze : OQTF deadline tomorrow")
+        ).to_be_visible()
+        expect(page.get_by_role("heading", name="Archived")).to_be_visible()
         page.get_by_test_id("tocsin-prefs").click()
         expect(page.get_by_role("checkbox", name="Deadlines: browser")).not_to_be_checked()
         expect(page.get_by_test_id("tocsin-prefs-critical")).to_contain_text("Critical alerts")

@@ -24,16 +24,19 @@ class StatesServer {
   received: [string, unknown][] = [];
   inbox: Record<string, unknown>[] = [];
   archived: Record<string, unknown>[] = [];
+  snoozed: Record<string, unknown>[] = [];
+  /** The inbox's counts every `inbox` answer carries (default: the unread items of the list). */
+  counts: { unreadCount: number; unseenCount: number } | null = null;
   preferences: Preferences = structuredClone(DEFAULT_PREFERENCES);
   preferenceReads = 0;
   refuse = new Set<string>();
 
   constructor() {
     this.sio.on("connection", (socket: ServerSocket) => {
-      socket.on("inbox", (data: { archived?: boolean }, ack: Ack) => {
+      socket.on("inbox", (data: { archived?: boolean; snoozed?: boolean }, ack: Ack) => {
         this.received.push(["inbox", data]);
-        const items = data?.archived ? this.archived : this.inbox;
-        ack({ ok: true, items, nextBefore: null, unreadCount: items.filter((n) => !n.read).length, unseenCount: 0 });
+        const items = data?.archived ? this.archived : data?.snoozed ? this.snoozed : this.inbox;
+        ack({ ok: true, items, nextBefore: null, ...(this.counts ?? { unreadCount: items.filter((n) => !n.read).length, unseenCount: 0 }) });
       });
       socket.on("preferences", (_data: unknown, ack: Ack) => {
         this.preferenceReads += 1;
@@ -111,6 +114,8 @@ describe("TocsinClient inbox states", () => {
     server.received = [];
     server.inbox = [];
     server.archived = [];
+    server.snoozed = [];
+    server.counts = null;
     server.refuse.clear();
     server.preferences = structuredClone(DEFAULT_PREFERENCES);
     server.preferenceReads = 0;
@@ -223,5 +228,68 @@ describe("TocsinClient inbox states", () => {
     assert.equal(state.archivedLoaded, true);
     assert.deepEqual(ids(state.archivedItems), ["e9", "e8"]);
     assert.deepEqual(ids(state.items), []);
+  });
+
+  it("loads the snoozed items on demand, with the inbox's counts", async () => {
+    const monday = "2026-03-16T08:00:00.000Z";
+    server.inbox = [email(3), email(2)];
+    const client = await connected();
+    assert.equal(client.getState().snoozedLoaded, false);
+    server.snoozed = [email(9, { snoozedUntil: monday }), email(2, { snoozedUntil: monday })];
+    server.counts = { unreadCount: 1, unseenCount: 1 }; // e2 was snoozed elsewhere meanwhile
+    await client.loadSnoozed();
+    assert.deepEqual(server.received.at(-1), ["inbox", { snoozed: true, limit: 50 }]);
+    const state = client.getState();
+    assert.equal(state.snoozedLoaded, true);
+    assert.equal(state.loadingSnoozed, false);
+    assert.deepEqual(ids(state.snoozedItems), ["e9", "e2"]);
+    assert.deepEqual(ids(state.items), ["e3"]);
+    assert.deepEqual([state.unreadCount, state.unseenCount], [1, 1]);
+  });
+
+  it("follows snoozes made elsewhere, loading those it did not hold, and drops those woken meanwhile", async () => {
+    const monday = "2026-03-16T08:00:00.000Z";
+    server.inbox = [email(3)];
+    server.snoozed = [email(1, { snoozedUntil: monday })];
+    const client = await connected();
+    await client.loadSnoozed();
+    server.sio.emit("notifications-changed", { change: "snoozed", ids: ["e3"], until: monday, unreadCount: 0, unseenCount: 0 });
+    await waitFor(client, (s) => s.snoozedItems.length === 2 && s.items.length === 0, "snoozed in another tab");
+    // e1 was woken, e7 snoozed on another device; this client held only e1.
+    server.snoozed = [email(7, { snoozedUntil: monday }), email(3, { snoozedUntil: monday })];
+    const asked = server.received.length;
+    server.sio.emit("notifications-changed", { change: "snoozed", ids: ["e7"], until: monday, unreadCount: 0, unseenCount: 0 });
+    const state = await waitFor(client, (s) => s.snoozedItems.some((n) => n.id === "e7"), "the list loaded again");
+    assert.deepEqual(server.received[asked], ["inbox", { snoozed: true, limit: 50 }]);
+    assert.deepEqual(ids(state.snoozedItems), ["e7", "e3"]);
+  });
+
+  it("unsnoozes back into the inbox, and puts a refused one back in the list", async () => {
+    const monday = "2026-03-16T08:00:00.000Z";
+    server.inbox = [email(2)];
+    server.snoozed = [email(1, { snoozedUntil: monday })];
+    const client = await connected();
+    await client.loadSnoozed();
+    server.refuse.add("unsnooze");
+    assert.equal(await client.unsnooze("e1"), null);
+    assert.deepEqual(ids(client.getState().snoozedItems), ["e1"]);
+    assert.equal(client.getState().snoozedItems[0]?.snoozedUntil, monday);
+    server.refuse.clear();
+    const pending = client.unsnooze("e1");
+    assert.deepEqual(ids(client.getState().items), ["e2", "e1"], "at once");
+    assert.deepEqual(ids(client.getState().snoozedItems), []);
+    await pending;
+    assert.deepEqual(server.received.at(-1), ["unsnooze", { ids: ["e1"] }]);
+  });
+
+  it("lets a woken item leave the snoozed list (notification-due)", async () => {
+    server.inbox = [email(2)];
+    server.snoozed = [email(1, { snoozedUntil: "2026-03-16T08:00:00.000Z" })];
+    const client = await connected();
+    await client.loadSnoozed();
+    server.sio.emit("notification-due", { ...email(1), unreadCount: 2, unseenCount: 2 });
+    const state = await waitFor(client, (s) => s.snoozedItems.length === 0, "woken");
+    assert.deepEqual(ids(state.items), ["e1", "e2"]);
+    assert.equal(state.unreadCount, 2);
   });
 });

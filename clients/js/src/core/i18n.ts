@@ -53,6 +53,10 @@ export interface SnoozeTexts {
   invalid: string;
   /** The state of a snoozed item: « En attente jusqu'à lundi 9:00 ». */
   until: (when: string) => string;
+  /** The same, briefly, in the list of snoozed items: « jusqu'à lun. 9:00 ». */
+  untilShort: (when: string) => string;
+  /** The button that ends a snooze now (its name adds the item's title). */
+  wake: string;
 }
 
 /** Texts of the preferences view. */
@@ -121,7 +125,8 @@ export interface Messages {
   unarchive: string;
   archiveAll: string;
   archivedEmpty: string;
-  /** Above the Archive tab's list. */
+  /** The Archive tab's sections: the snoozed items, then the archived ones. */
+  snoozedHeading: string;
   archivedHeading: string;
   snooze: SnoozeTexts;
   /** The group of a notification's action buttons. */
@@ -133,6 +138,8 @@ export interface Messages {
   /** Read out once an item left the list: « <titre> : archivée ». */
   announceArchived: string;
   announceUnarchived: string;
+  /** Read out once « Réveiller maintenant » put an item back: « <titre> : de retour dans la boîte ». */
+  announceUnsnoozed: string;
   actionFailed: string;
   prefs: PreferencesTexts;
 }
@@ -193,7 +200,8 @@ const fr: Messages = {
   unarchive: "Désarchiver",
   archiveAll: "Tout archiver",
   archivedEmpty: "Aucune notification archivée",
-  archivedHeading: "Notifications archivées",
+  snoozedHeading: "Reportées",
+  archivedHeading: "Archivées",
   snooze: {
     button: "Mettre en attente",
     inOneHour: "Dans 1 heure",
@@ -205,12 +213,15 @@ const fr: Messages = {
     cancel: "Annuler",
     invalid: "Choisissez un moment à venir.",
     until: (when) => `En attente jusqu'à ${when}`,
+    untilShort: (when) => `jusqu'à ${when}`,
+    wake: "Réveiller maintenant",
   },
   actionsGroup: "Actions",
   acted: (label, id) => (ACKNOWLEDGE.has(id) ? "Réception accusée" : `Fait : ${label}`),
   announceDue: "Rappel",
   announceArchived: "archivée",
   announceUnarchived: "remise dans la boîte",
+  announceUnsnoozed: "de retour dans la boîte",
   actionFailed: "L'action n'a pas abouti",
   prefs: {
     title: "Préférences",
@@ -306,7 +317,8 @@ const en: Messages = {
   unarchive: "Unarchive",
   archiveAll: "Archive all",
   archivedEmpty: "No archived notifications",
-  archivedHeading: "Archived notifications",
+  snoozedHeading: "Snoozed",
+  archivedHeading: "Archived",
   snooze: {
     button: "Snooze",
     inOneHour: "In 1 hour",
@@ -318,12 +330,15 @@ const en: Messages = {
     cancel: "Cancel",
     invalid: "Pick a time in the future.",
     until: (when) => `Snoozed until ${when}`,
+    untilShort: (when) => `until ${when}`,
+    wake: "Unsnooze",
   },
   actionsGroup: "Actions",
   acted: (label, id) => (ACKNOWLEDGE.has(id) ? "Receipt acknowledged" : `Done: ${label}`),
   announceDue: "Reminder",
   announceArchived: "archived",
   announceUnarchived: "back in the inbox",
+  announceUnsnoozed: "back in the inbox",
   actionFailed: "The action did not go through",
   prefs: {
     title: "Preferences",

@@ -1,9 +1,9 @@
 /**
  * The client's notifications, their states, counts and last cursor: pure bookkeeping, no I/O.
  *
- * Every held item keeps its states (`seen`, `read`, `archived`, `snoozedUntil`, `action`);
- * the default list shows those neither archived nor snoozed, the Archive tab the archived
- * ones. The list is newest first by cursor, except that an item whose snooze ended comes
+ * Every held item keeps its states (`seen`, `read`, `archived`, `snoozedUntil`, `actionTaken`);
+ * the default list shows those neither archived nor snoozed, the Archive tab the snoozed
+ * and the archived ones. The list is newest first by cursor, except that an item whose snooze ended comes
  * back on top of everything held at that moment (its cursor is old) and stays there until
  * newer notifications arrive.
  *
@@ -48,6 +48,7 @@ interface Bump {
   seq: number;
 }
 
+const isSnoozed = (item: AnyNotification): boolean => !item.archived && item.snoozedUntil !== null;
 const unreadIn = (item: AnyNotification | undefined): number => (item && inInbox(item) && !item.read ? 1 : 0);
 const unseenIn = (item: AnyNotification | undefined): number => (item && inInbox(item) && !item.seen ? 1 : 0);
 
@@ -69,6 +70,9 @@ export class NotificationStore {
   /** Whether the archive's first page was loaded, and whether it has older items than held. */
   archivedLoaded = false;
   archivedHasOlder = false;
+  /** The same for the snoozed items. */
+  snoozedLoaded = false;
+  snoozedHasOlder = false;
 
   constructor(private readonly maxItems = 500) {}
 
@@ -105,6 +109,16 @@ export class NotificationStore {
   /** The oldest cursor of the archive held. */
   oldestArchivedCursor(): Cursor | null {
     return this.oldest((item) => item.archived);
+  }
+
+  /** The oldest cursor of the snoozed items held. */
+  oldestSnoozedCursor(): Cursor | null {
+    return this.oldest(isSnoozed);
+  }
+
+  /** The snoozed items held and until when, as a page of them is asked for (see `reconcileSnoozed`). */
+  snoozedNow(): ReadonlyMap<string, string> {
+    return new Map(this.view().snoozed.map((item) => [item.id, item.snoozedUntil ?? ""]));
   }
 
   /**
@@ -339,6 +353,30 @@ export class NotificationStore {
     this.forget(gone.map((item) => item.id), false);
   }
 
+  /**
+   * After a fresh first page of the snoozed items: those held as snoozed when it was asked
+   * for (`asked`, from `snoozedNow`), still so, in its range but not in it, stopped being
+   * snoozed elsewhere while this client was away (woken, unsnoozed, archived, cleared). They
+   * are dropped; the inbox's pages bring back those in it. An item snoozed here meanwhile
+   * (not in `asked`, or until another time) stays.
+   */
+  reconcileSnoozed(page: readonly AnyNotification[], nextBefore: Cursor | null, asked: ReadonlyMap<string, string>): void {
+    const listed = new Set(page.map((item) => item.id));
+    const oldest = page.reduce<Cursor | null>(
+      (low, item) => (low === null || compareCursor(item.cursor, low) < 0 ? item.cursor : low),
+      null,
+    );
+    if (nextBefore !== null && oldest === null) return;
+    const gone = this.items.filter(
+      (item) =>
+        isSnoozed(item) &&
+        asked.get(item.id) === item.snoozedUntil &&
+        !listed.has(item.id) &&
+        (nextBefore === null || (oldest !== null && compareCursor(item.cursor, oldest) >= 0)),
+    );
+    this.forget(gone.map((item) => item.id), false);
+  }
+
   /** The seed's grouping of the default inbox, in display order (the same arrays until something changes). */
   groups(): GroupedNotifications {
     return this.view().groups;
@@ -477,6 +515,7 @@ export class NotificationStore {
     const dropped = this.items.slice(this.maxItems);
     if (dropped.some(inInbox)) this.hasOlder = true;
     if (dropped.some((item) => item.archived)) this.archivedHasOlder = true;
+    if (dropped.some(isSnoozed)) this.snoozedHasOlder = true;
     for (const item of dropped) {
       this.byId.delete(item.id);
       this.bumps.delete(item.id);

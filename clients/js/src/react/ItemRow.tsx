@@ -1,10 +1,13 @@
 /**
  * One notification in the panel's list: its icon, title, details and time; its action
- * buttons (or the action taken); and its controls: mark read, snooze, archive — or, in the
- * Archive tab, « Désarchiver ».
+ * buttons (or the action taken); and its controls: mark read, snooze, archive. In the
+ * Archive tab, below its details instead (the title keeps the width on a phone): until when
+ * (« jusqu'à lun. 9:00 ») and « Réveiller maintenant » for a snoozed item, « Désarchiver »
+ * for an archived one.
  *
- * The item is named by its title and, when unread, « non lue » once (visually hidden); each
- * control's name says what it does to which item (« Archiver : <title> »).
+ * The item is named by its title and, when unread, « non lue » once (visually hidden), and
+ * described by its details (and until when it is snoozed); each control's name says what it
+ * does to which item (« Archiver : <title> »).
  */
 import { useId, type KeyboardEvent, type ReactElement } from "react";
 
@@ -12,7 +15,8 @@ import type { Locale, Messages } from "../core/i18n.js";
 import { takenAction } from "../core/item.js";
 import type { AnyNotification, NotificationAction } from "../core/types.js";
 import { describeItem } from "./describe.js";
-import { ArchiveIcon, CheckIcon, UnarchiveIcon } from "./icons.js";
+import { AlarmClockIcon, ArchiveIcon, CheckIcon, ClockIcon, UnarchiveIcon } from "./icons.js";
+import { formatWake } from "./snooze.js";
 import { SnoozeMenu } from "./SnoozeMenu.js";
 import { formatAbsolute, formatRelative } from "./time.js";
 
@@ -21,6 +25,7 @@ export interface ItemHandlers {
   onMarkRead: (id: string) => void;
   onArchive: (item: AnyNotification) => void;
   onUnarchive: (item: AnyNotification) => void;
+  onUnsnooze: (item: AnyNotification) => void;
   onSnooze: (item: AnyNotification, until: Date) => void;
   onAct: (item: AnyNotification, action: NotificationAction) => void;
 }
@@ -30,12 +35,17 @@ export interface ItemRowProps extends ItemHandlers {
   t: Messages;
   locale: Locale;
   now: number;
-  /** In the Archive tab: « Désarchiver » instead of snooze and archive. */
-  archived: boolean;
+  /**
+   * Which list it is in: the inbox (snooze, archive), the Archive tab's archived items
+   * (« Désarchiver ») or its snoozed ones (until when, « Réveiller maintenant »).
+   */
+  kind: RowKind;
 }
 
+export type RowKind = "inbox" | "archived" | "snoozed";
+
 export function ItemRow(props: ItemRowProps): ReactElement {
-  const { item, t, locale, now, archived, onActivate, onMarkRead, onArchive, onUnarchive, onSnooze, onAct } = props;
+  const { item, t, locale, now, kind, onActivate, onMarkRead, onArchive, onUnarchive, onUnsnooze, onSnooze, onAct } = props;
   const view = describeItem(item, t);
   const id = useId();
   const taken = takenAction(item);
@@ -46,6 +56,7 @@ export function ItemRow(props: ItemRowProps): ReactElement {
     }
   };
   const actions = item.actions ?? [];
+  const until = kind === "snoozed" ? item.snoozedUntil : null;
   return (
     <li
       className={`tocsin-item${item.read ? "" : " is-unread"}`}
@@ -54,11 +65,12 @@ export function ItemRow(props: ItemRowProps): ReactElement {
       data-read={item.read ? "true" : "false"}
       data-seen={item.seen ? "true" : "false"}
       data-archived={item.archived ? "true" : "false"}
+      data-snoozed-until={item.snoozedUntil ?? undefined}
       data-critical={item.critical ? "true" : "false"}
       data-acted={taken ?? undefined}
       data-testid="tocsin-item"
       aria-labelledby={item.read ? `${id}-title` : `${id}-title ${id}-state`}
-      aria-describedby={`${id}-meta`}
+      aria-describedby={until ? `${id}-meta ${id}-until` : `${id}-meta`}
       tabIndex={0}
       onClick={() => onActivate(item)}
       onKeyDown={onKey}
@@ -87,6 +99,14 @@ export function ItemRow(props: ItemRowProps): ReactElement {
           <time className="tocsin-time" dateTime={item.timestamp} title={formatAbsolute(item.timestamp, locale)}>
             {formatRelative(item.timestamp, now, locale)}
           </time>
+          {until && (
+            <span className="tocsin-until" data-testid="tocsin-snoozed-until">
+              <ClockIcon width={12} height={12} />
+              <time id={`${id}-until`} dateTime={until} title={formatAbsolute(until, locale)}>
+                {t.snooze.untilShort(formatWake(until, new Date(now), locale))}
+              </time>
+            </span>
+          )}
         </div>
         {taken !== null ? (
           <p className="tocsin-acted" data-testid="tocsin-acted" data-action={taken}>
@@ -115,6 +135,40 @@ export function ItemRow(props: ItemRowProps): ReactElement {
             </div>
           )
         )}
+        {kind === "snoozed" && (
+          <div className="tocsin-actions">
+            <button
+              type="button"
+              className="tocsin-btn tocsin-wake"
+              aria-label={`${t.snooze.wake} : ${view.title}`}
+              data-testid="tocsin-unsnooze"
+              onClick={(event) => {
+                event.stopPropagation();
+                onUnsnooze(item);
+              }}
+            >
+              <AlarmClockIcon width={14} height={14} />
+              <span>{t.snooze.wake}</span>
+            </button>
+          </div>
+        )}
+        {kind === "archived" && (
+          <div className="tocsin-actions">
+            <button
+              type="button"
+              className="tocsin-btn tocsin-unarchive"
+              aria-label={`${t.unarchive} : ${view.title}`}
+              data-testid="tocsin-unarchive"
+              onClick={(event) => {
+                event.stopPropagation();
+                onUnarchive(item);
+              }}
+            >
+              <UnarchiveIcon width={14} height={14} />
+              <span>{t.unarchive}</span>
+            </button>
+          </div>
+        )}
       </div>
       <div className="tocsin-controls">
         {!item.read && (
@@ -132,21 +186,7 @@ export function ItemRow(props: ItemRowProps): ReactElement {
             <CheckIcon width={16} height={16} />
           </button>
         )}
-        {archived ? (
-          <button
-            type="button"
-            className="tocsin-btn tocsin-unarchive"
-            aria-label={`${t.unarchive} : ${view.title}`}
-            data-testid="tocsin-unarchive"
-            onClick={(event) => {
-              event.stopPropagation();
-              onUnarchive(item);
-            }}
-          >
-            <UnarchiveIcon width={14} height={14} />
-            <span>{t.unarchive}</span>
-          </button>
-        ) : (
+        {kind === "inbox" && (
           <>
             <SnoozeMenu t={t} title={view.title} onSnooze={(until) => onSnooze(item, until)} />
             <button

@@ -4,8 +4,9 @@
  *
  * Each item can be marked read, snoozed (a menu: in an hour, tomorrow 9:00, Monday 9:00, a
  * date) or archived, and shows its action buttons (then the action taken); the Archive tab
- * lists archived items with « Désarchiver »; « Tout archiver » empties the inbox; the gear
- * opens the preferences inside the panel. Items shown in the open panel are marked seen.
+ * lists the snoozed items (« Reportées », until when, « Réveiller maintenant ») above the
+ * archived ones (« Archivées », « Désarchiver »); « Tout archiver » empties the inbox; the
+ * gear opens the preferences inside the panel. Items shown in the open panel are marked seen.
  *
  * Accessible: the panel is a dialog that keeps focus inside while open (Tab cycles, Escape
  * closes and gives focus back to the bell), tabs follow the ARIA tabs pattern (arrow keys,
@@ -21,6 +22,7 @@ import { useCallback, useEffect, useId, useLayoutEffect, useMemo, useRef, useSta
 import { messages, type Locale, type Messages } from "../core/i18n.js";
 import { safeActionUrl } from "../core/item.js";
 import type { AnyNotification, NotificationAction } from "../core/types.js";
+import { ArchiveTab } from "./ArchiveTab.js";
 import { describeItem } from "./describe.js";
 import { ArchiveIcon, BellIcon, BellOffIcon, CheckAllIcon, CloseIcon, SettingsIcon, TrashIcon } from "./icons.js";
 import { ItemRow } from "./ItemRow.js";
@@ -29,10 +31,10 @@ import { PreferencesView } from "./PreferencesView.js";
 import { formatUntil } from "./snooze.js";
 import { injectStyles } from "./styles.js";
 import { useNow } from "./time.js";
+import { TabBar, TABS, type TabKey } from "./TabBar.js";
 import { useTocsin, type UseTocsinResult, type UseWebSocketOptions } from "./useWebSocket.js";
 
-export type TabKey = "all" | "emails" | "dossiers" | "deadlines" | "system" | "archive";
-const TABS: TabKey[] = ["all", "emails", "dossiers", "deadlines", "system", "archive"];
+export type { TabKey } from "./TabBar.js";
 
 export interface NotificationCenterProps {
   /** `fr` (default, the seed's labels) or `en`. */
@@ -58,9 +60,12 @@ function statusLabel(status: Status, t: Messages): string {
   return status === "connected" ? t.live : status === "connecting" ? t.connecting : t.disconnected;
 }
 
-function itemsOf(tab: TabKey, state: UseTocsinResult): readonly AnyNotification[] {
+type Lists = Pick<UseTocsinResult, "items" | "notifications" | "snoozedItems" | "archivedItems">;
+
+/** The items a tab lists, in order (the Archive tab: the snoozed ones, then the archived). */
+function itemsOf(tab: TabKey, state: Lists): readonly AnyNotification[] {
   if (tab === "all") return state.items;
-  if (tab === "archive") return state.archivedItems;
+  if (tab === "archive") return [...state.snoozedItems, ...state.archivedItems];
   // The grouped lists hold the same objects as `items`, which carry their `event`.
   return state.notifications[tab] as unknown as readonly AnyNotification[];
 }
@@ -159,30 +164,19 @@ export function NotificationCenter(props: NotificationCenterProps): ReactElement
     }
   };
 
-  const onTabKey = (event: KeyboardEvent<HTMLButtonElement>) => {
-    const index = TABS.indexOf(tab);
-    const moves: Record<string, number> = {
-      ArrowRight: (index + 1) % TABS.length,
-      ArrowLeft: (index - 1 + TABS.length) % TABS.length,
-      Home: 0,
-      End: TABS.length - 1,
-    };
-    const next = moves[event.key];
-    if (next === undefined) return;
-    event.preventDefault();
-    setTab(TABS[next]!);
-    panelRef.current?.querySelector<HTMLElement>(`#${CSS.escape(`${id}-tab-${TABS[next]}`)}`)?.focus();
-  };
-
   const unreadIn = useMemo(() => {
     const counts = {} as Record<TabKey, number>;
     for (const key of TABS) counts[key] = key === "archive" ? 0 : itemsOf(key, state).filter((n) => !n.read).length;
     return counts;
   }, [state]);
 
-  const items = itemsOf(tab, state);
+  const { markSeen, loadArchived, archivedLoaded, loadSnoozed, snoozedLoaded } = state;
+  const { items: inbox, notifications, snoozedItems, archivedItems } = state;
+  const items = useMemo(
+    () => itemsOf(tab, { items: inbox, notifications, snoozedItems, archivedItems }),
+    [tab, inbox, notifications, snoozedItems, archivedItems],
+  );
   const showingList = open && !prefsOpen;
-  const { markSeen, loadArchived, archivedLoaded } = state;
 
   // What the open list shows is seen. Sent at most every SEEN_EVERY_MS (a burst of arrivals
   // is one event, within the server's per-socket rate) and only for ids not yet seen.
@@ -206,10 +200,13 @@ export function NotificationCenter(props: NotificationCenterProps): ReactElement
     [],
   );
 
-  // The archive is loaded when its tab is first shown.
+  // The archive and the snoozed items are loaded when their tab is first shown.
   useEffect(() => {
     if (showingList && tab === "archive" && !archivedLoaded) void loadArchived();
   }, [showingList, tab, archivedLoaded, loadArchived]);
+  useEffect(() => {
+    if (showingList && tab === "archive" && !snoozedLoaded) void loadSnoozed();
+  }, [showingList, tab, snoozedLoaded, loadSnoozed]);
 
   // An item left the list under the focus: its neighbour (or the tab) takes it.
   useLayoutEffect(() => {
@@ -241,6 +238,11 @@ export function NotificationCenter(props: NotificationCenterProps): ReactElement
       leaving(item);
       setAnnouncement(`${describeItem(item, t).title} : ${t.announceUnarchived}`);
       void state.unarchive(item.id);
+    },
+    onUnsnooze: (item: AnyNotification) => {
+      leaving(item);
+      setAnnouncement(`${describeItem(item, t).title} : ${t.announceUnsnoozed}`);
+      void state.unsnooze(item.id);
     },
     onSnooze: (item: AnyNotification, until: Date) => {
       leaving(item);
@@ -383,83 +385,39 @@ export function NotificationCenter(props: NotificationCenterProps): ReactElement
                   <span>{t.clear}</span>
                 </button>
               </div>
-              <div className="tocsin-tabs" role="tablist" aria-label={t.notifications}>
-                {TABS.map((key) => (
-                  <button
-                    key={key}
-                    id={`${id}-tab-${key}`}
-                    type="button"
-                    role="tab"
-                    className="tocsin-tab"
-                    aria-selected={tab === key}
-                    aria-controls={`${id}-tabpanel`}
-                    tabIndex={tab === key ? 0 : -1}
-                    // The count is read with its words (« E-mails (2 non lues) »), not as a bare number.
-                    aria-label={
-                      key === "archive"
-                        ? t.archiveTab
-                        : unreadIn[key] > 0
-                          ? `${t.tabs[key]} (${t.unread(unreadIn[key])})`
-                          : undefined
-                    }
-                    data-testid={`tocsin-tab-${key}`}
-                    data-tab={key}
-                    title={key === "archive" ? t.archiveTab : undefined}
-                    onClick={() => setTab(key)}
-                    onKeyDown={onTabKey}
-                  >
-                    {key === "archive" ? (
-                      <>
-                        <ArchiveIcon width={15} height={15} className="tocsin-tab-icon" />
-                        <span className="tocsin-tab-text">{t.archiveTab}</span>
-                      </>
-                    ) : (
-                      t.tabs[key]
-                    )}
-                    {unreadIn[key] > 0 && (
-                      <span className="tocsin-count" aria-hidden="true">
-                        {unreadIn[key]}
-                      </span>
-                    )}
-                  </button>
-                ))}
-              </div>
-              <div id={`${id}-tabpanel`} className="tocsin-tabpanel" role="tabpanel" aria-labelledby={`${id}-tab-${tab}`}>
-                {tab === "archive" && items.length > 0 && (
-                  <p className="tocsin-listhead" aria-hidden="true">
-                    {t.archivedHeading}
-                  </p>
-                )}
-                {items.length === 0 ? (
-                  <div className="tocsin-empty" data-testid="tocsin-empty">
-                    {tab === "archive" ? <ArchiveIcon /> : <BellOffIcon />}
-                    <strong>{tab === "archive" ? (state.loadingArchived ? t.loading : t.archivedEmpty) : t.empty}</strong>
-                    {tab !== "all" && tab !== "archive" && <span>{t.emptyTab}</span>}
-                  </div>
+              <TabBar tab={tab} onSelect={setTab} unread={unreadIn} t={t} idPrefix={id} />
+              <div
+                id={`${id}-tabpanel`}
+                className="tocsin-tabpanel"
+                role="tabpanel"
+                aria-labelledby={`${id}-tab-${tab}`}
+                data-tab={tab}
+              >
+                {tab === "archive" ? (
+                  <ArchiveTab state={state} t={t} locale={locale} now={now} handlers={handlers} idPrefix={`${id}-archive`} />
                 ) : (
-                  <ul className="tocsin-list" data-testid="tocsin-list">
-                    {items.map((item) => (
-                      <ItemRow key={item.id} item={item} t={t} locale={locale} now={now} archived={tab === "archive"} {...handlers} />
-                    ))}
-                  </ul>
-                )}
-                {(tab === "archive" ? state.archivedHasOlder : state.hasOlder) && (
-                  <div className="tocsin-foot">
-                    {tab === "archive" ? (
-                      <button
-                        type="button"
-                        className="tocsin-iconbtn"
-                        onClick={() => void state.loadArchived({ older: true })}
-                        disabled={state.loadingArchived}
-                      >
-                        {state.loadingArchived ? t.loading : t.loadOlder}
-                      </button>
+                  <>
+                    {items.length === 0 ? (
+                      <div className="tocsin-empty" data-testid="tocsin-empty">
+                        <BellOffIcon />
+                        <strong>{t.empty}</strong>
+                        {tab !== "all" && <span>{t.emptyTab}</span>}
+                      </div>
                     ) : (
-                      <button type="button" className="tocsin-iconbtn" onClick={state.loadOlder} disabled={state.loadingOlder}>
-                        {state.loadingOlder ? t.loading : t.loadOlder}
-                      </button>
+                      <ul className="tocsin-list" data-testid="tocsin-list">
+                        {items.map((item) => (
+                          <ItemRow key={item.id} item={item} t={t} locale={locale} now={now} kind="inbox" {...handlers} />
+                        ))}
+                      </ul>
                     )}
-                  </div>
+                    {state.hasOlder && (
+                      <div className="tocsin-foot">
+                        <button type="button" className="tocsin-iconbtn" onClick={state.loadOlder} disabled={state.loadingOlder}>
+                          {state.loadingOlder ? t.loading : t.loadOlder}
+                        </button>
+                      </div>
+                    )}
+                  </>
                 )}
               </div>
             </>

@@ -1,4 +1,4 @@
-/** Stroke icons (24×24, in the manner of Lucide): bell, envelope, briefcase, alert, info, archive, clock, gear. */
+/** Stroke icons (24×24, in the manner of Lucide): bell, envelope, briefcase, alert, info, archive, clock, alarm clock, gear. */
 import type { ReactElement, SVGProps } from "react";
 
 type IconProps = SVGProps<SVGSVGElement>;
@@ -120,6 +120,17 @@ export const ClockIcon = (p: IconProps) => (
   <Svg {...p}>
     <circle cx="12" cy="12" r="10" />
     <path d="M12 6v6l4 2" />
+  </Svg>
+);
+
+export const AlarmClockIcon = (p: IconProps) => (
+  <Svg {...p}>
+    <circle cx="12" cy="13" r="8" />
+    <path d="M12 9v4l2 2" />
+    <path d="M5 3 2 6" />
+    <path d="m22 6-3-3" />
+    <path d="M6.38 18.7 4 21" />
+    <path d="M17.64 18.67 20 21" />
   </Svg>
 );
 

@@ -55,6 +55,22 @@ export function formatUntil(iso: string, now: Date, locale: Locale): string {
   return `${until.toLocaleDateString(tag, { day: "numeric", month: "short" })} ${time}`;
 }
 
+/**
+ * When a snooze ends, in the list of snoozed items: « 14:30 » today, « demain 9:00 », « lun.
+ * 9:00 » within the week, « 16 mars 9:00 » further (the locale's short forms).
+ */
+export function formatWake(iso: string, now: Date, locale: Locale): string {
+  const until = new Date(iso);
+  if (Number.isNaN(until.getTime())) return iso;
+  const tag = locale === "en" ? "en-GB" : "fr-FR";
+  const time = until.toLocaleTimeString(tag, { hour: "numeric", minute: "2-digit" });
+  const days = Math.round((startOfDay(until) - startOfDay(now)) / 86_400_000);
+  if (days === 0) return time;
+  if (days === 1) return `${locale === "en" ? "tomorrow" : "demain"} ${time}`;
+  if (days > 1 && days < 7) return `${until.toLocaleDateString(tag, { weekday: "short" })} ${time}`;
+  return `${until.toLocaleDateString(tag, { day: "numeric", month: "short" })} ${time}`;
+}
+
 function startOfDay(date: Date): number {
   return new Date(date.getFullYear(), date.getMonth(), date.getDate()).getTime();
 }

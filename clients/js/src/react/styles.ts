@@ -85,7 +85,12 @@ const CSS = `
 .tocsin-nc input[type=time],.tocsin-nc input[type=datetime-local],.tocsin-nc select{min-height:30px;padding:3px 6px;border:1px solid #cbd5e1;border-radius:6px;background:var(--tn-bg);color:var(--tn-fg);font:inherit;font-size:13px;max-width:100%}
 .tocsin-nc input[type=checkbox]{width:18px;height:18px;margin:0;accent-color:var(--tn-accent);cursor:pointer}
 .tocsin-nc input:disabled,.tocsin-nc select:disabled{opacity:.5;cursor:default}
-.tocsin-listhead{margin:0;padding:8px 16px 6px;font-size:12px;font-weight:600;color:var(--tn-muted);border-bottom:1px solid var(--tn-line)}
+.tocsin-listhead{position:sticky;top:0;z-index:1;display:flex;align-items:center;gap:.4rem;margin:0;padding:7px 16px 6px;font-size:12px;font-weight:700;letter-spacing:.02em;color:#475569;background:#f8fafc;border-bottom:1px solid var(--tn-line)}
+.tocsin-tabpanel[data-tab=archive]{scroll-padding-top:32px}
+.tocsin-none{margin:0;padding:14px 16px;color:var(--tn-muted);font-size:13px}
+.tocsin-until{display:inline-flex;align-items:center;gap:.25rem;font-size:11px;font-weight:600;padding:1px 6px;border-radius:6px;background:#eef2ff;color:#4338ca;white-space:nowrap}
+.tocsin-until svg{flex:none}
+.tocsin-wake{color:#334155}
 .tocsin-error{flex:none;margin:0 10px 8px 16px;padding:6px 10px;border-radius:8px;background:#fef2f2;color:#b91c1c;font-size:12px}
 .tocsin-tab-icon{flex:none}
 .tocsin-tab[data-tab=archive]{margin-left:auto;padding-left:8px;padding-right:8px}

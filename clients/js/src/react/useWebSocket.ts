@@ -46,6 +46,7 @@ export interface UseTocsinResult extends TocsinState {
   unsnooze: (ids: string | readonly string[]) => Promise<ChangeAck | null>;
   act: (id: string, action: string) => Promise<ActAck | null>;
   loadArchived: (options?: { older?: boolean }) => Promise<void>;
+  loadSnoozed: (options?: { older?: boolean }) => Promise<void>;
   counts: Counts | null;
   refreshCounts: () => Promise<Counts | null>;
   setPreferences: (update: PreferencesUpdate) => Promise<Preferences | null>;
@@ -85,6 +86,7 @@ export function useTocsin(options: UseWebSocketOptions = {}): UseTocsinResult {
       unsnooze: (ids: string | readonly string[]) => client.unsnooze(ids),
       act: (id: string, action: string) => client.act(id, action),
       loadArchived: (options?: { older?: boolean }) => client.loadArchived(options),
+      loadSnoozed: (options?: { older?: boolean }) => client.loadSnoozed(options),
       refreshCounts: () => client.counts(),
       setPreferences: (update: PreferencesUpdate) => client.setPreferences(update),
     }),
