@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,41 @@ CHROMIUM_FLAGS = [
 ]
 AUTH_SECRET = "e2e-auth-secret-0123456789abcdef0123456789"
 TENANT = "cabinet-e2e"
+
+# An init script: every browser notification shown is kept in window.__tocsinNotes (the real
+# one is still created).
+RECORD_NOTIFICATIONS = """
+(() => {
+  const Real = window.Notification;
+  window.__tocsinNotes = [];
+  if (!Real) return;
+  window.Notification = new Proxy(Real, {
+    construct(target, args) {
+      const [title, options = {}] = args;
+      window.__tocsinNotes.push({ title, ...options });
+      return Reflect.construct(target, args);
+    },
+  });
+})();
+"""
+
+
+def deadline(urgency: str, message: str, days: int, **extra: Any) -> dict[str, Any]:
+    """A deadline alert for alice of the e2e firm (``extra``: more fields, e.g. actions)."""
+    return {
+        "event": "deadline-alert",
+        "id": f"deadline-{uuid.uuid4().hex[:10]}",
+        "dossierNumber": "D-2026-021",
+        "message": message,
+        "urgency": urgency,
+        "deadlineType": "OQTF",
+        "remainingDays": days,
+        "userId": "alice",
+        "tenantId": TENANT,
+        **extra,
+    }
+
+
 COOKIE = "authjs.session-token"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -139,22 +175,7 @@ def context(browser: Any, web_server: ServerThread) -> Iterator[Any]:
     ctx = browser.new_context(viewport={"width": 1100, "height": 800}, locale="fr-FR")
     ctx.grant_permissions(["notifications"], origin=web_server.url)
     ctx.add_cookies([session_cookie(web_server, "alice", "Me Alice Martin")])
-    ctx.add_init_script(
-        """
-        (() => {
-          const Real = window.Notification;
-          window.__tocsinNotes = [];
-          if (!Real) return;
-          window.Notification = new Proxy(Real, {
-            construct(target, args) {
-              const [title, options = {}] = args;
-              window.__tocsinNotes.push({ title, ...options });
-              return Reflect.construct(target, args);
-            },
-          });
-        })();
-        """
-    )
+    ctx.add_init_script(RECORD_NOTIFICATIONS)
     try:
         yield ctx
     finally:

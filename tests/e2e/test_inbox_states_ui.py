@@ -26,8 +26,10 @@ from tests.conftest import make_settings
 from tests.e2e.conftest import (
     AUTH_SECRET,
     DOCS,
+    RECORD_NOTIFICATIONS,
     TENANT,
     UPDATE_SCREENSHOTS,
+    deadline,
     save_screenshot,
     session_cookie,
 )
@@ -40,21 +42,6 @@ LIVE = "En direct"
 PAGE = "/?reconnectDelay=300"
 WITHIN = 1_000  # ms: "shows in the other tabs and devices within a second"
 
-# As conftest's context fixture: every browser notification shown is kept in __tocsinNotes.
-RECORD_NOTIFICATIONS = """
-(() => {
-  const Real = window.Notification;
-  window.__tocsinNotes = [];
-  if (!Real) return;
-  window.Notification = new Proxy(Real, {
-    construct(target, args) {
-      const [title, options = {}] = args;
-      window.__tocsinNotes.push({ title, ...options });
-      return Reflect.construct(target, args);
-    },
-  });
-})();
-"""
 
 ACKNOWLEDGE = {"id": "acknowledge", "label": "Accuser réception", "primary": True}
 OPEN_DOSSIER = {"id": "open", "label": "Ouvrir le dossier", "url": "/?dossier=D-2026-021"}
@@ -136,21 +123,6 @@ def email(subject: str, **extra: Any) -> dict[str, Any]:
         "subject": subject,
         "from": "Greffe du TJ de Lyon <greffe.tj-lyon@justice.fr>",
         "dossierNumber": "D-2026-014",
-        "userId": "alice",
-        "tenantId": TENANT,
-        **extra,
-    }
-
-
-def deadline(urgency: str, message: str, days: int, **extra: Any) -> dict[str, Any]:
-    return {
-        "event": "deadline-alert",
-        "id": f"deadline-{uuid.uuid4().hex[:10]}",
-        "dossierNumber": "D-2026-021",
-        "message": message,
-        "urgency": urgency,
-        "deadlineType": "OQTF",
-        "remainingDays": days,
         "userId": "alice",
         "tenantId": TENANT,
         **extra,

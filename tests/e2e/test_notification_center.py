@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from tests.conftest import make_settings
-from tests.e2e.conftest import ARTIFACTS, TENANT, record_figure
+from tests.e2e.conftest import ARTIFACTS, TENANT, deadline, record_figure
 from tests.helpers import ServerThread
 from tocsin.demo.command import build_demo_app
 
@@ -71,20 +71,6 @@ def email(subject: str, user: str = "alice", **extra: Any) -> dict[str, Any]:
         "userId": user,
         "tenantId": TENANT,
         **extra,
-    }
-
-
-def deadline(urgency: str, message: str, days: int) -> dict[str, Any]:
-    return {
-        "event": "deadline-alert",
-        "id": f"deadline-{uuid.uuid4().hex[:10]}",
-        "dossierNumber": "D-2026-021",
-        "message": message,
-        "urgency": urgency,
-        "deadlineType": "OQTF",
-        "remainingDays": days,
-        "userId": "alice",
-        "tenantId": TENANT,
     }
 
 
