@@ -84,6 +84,9 @@ async def test_user_preferences_defaults_partial_updates_errors_and_sync(
         assert response.json()["field"] == field, (body, response.json())
         answer = await call(tab1, "set-preferences", {"preferences": body})
         assert answer["ok"] is False and answer["field"] == field, (body, answer)
+    for missing in ({}, {"preferences": ["events"]}):
+        answer = await call(tab1, "set-preferences", missing)
+        assert answer["ok"] is False and answer["field"] == "preferences", answer
     assert await user_preferences(http) == second
 
     # the socket: the other tabs and devices hear of it, not the origin, not Bob

@@ -159,6 +159,8 @@ def create_socketio_server(service: NotificationService) -> tuple[SocketServer, 
 
     async def set_preferences(identity: Identity, data: dict[str, Any], sid: str) -> Ack:
         document = data.get("preferences")
+        if not isinstance(document, dict):
+            raise ValidationFailed("preferences: must be an object", field="preferences")
         return {"preferences": await service.set_preferences(identity, document, origin=sid)}
 
     async def inbox(identity: Identity, data: dict[str, Any], sid: str) -> Ack:
