@@ -240,6 +240,42 @@ class MailboxPosition:
     last_uid: int
 
 
+@dataclass(frozen=True, slots=True)
+class PushSubscription:
+    """A browser's Web Push subscription (its ``PushSubscription.toJSON()``), and whose."""
+
+    tenant_id: str
+    user_id: str
+    endpoint: str
+    p256dh: str
+    auth: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class UserProfile:
+    """Where to e-mail a user, and in which language and time zone (None: not known)."""
+
+    tenant_id: str
+    user_id: str
+    email: str | None
+    locale: str | None
+    timezone: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One push or e-mail outcome for one recipient of a notification."""
+
+    cursor: int
+    tenant_id: str
+    user_id: str
+    channel: str
+    status: str
+    detail: str | None
+    at: datetime
+
+
 class Store(ABC):
     """Persistence for notifications, per-user read state and API keys."""
 
@@ -458,3 +494,32 @@ class Store(ABC):
     @abstractmethod
     async def set_mailbox_position(self, position: MailboxPosition) -> None:
         """Record the watcher's progress."""
+
+    @abstractmethod
+    async def put_push_subscription(self, subscription: PushSubscription, limit: int) -> bool:
+        """Store a subscription (an endpoint already known changes owner). False, storing
+        nothing, when its user already has ``limit`` others."""
+
+    @abstractmethod
+    async def delete_push_subscription(self, endpoint: str, identity: Identity | None) -> bool:
+        """Forget an endpoint (only the user's own, unless ``identity`` is None)."""
+
+    @abstractmethod
+    async def push_subscriptions(self, identity: Identity) -> list[PushSubscription]:
+        """The user's subscriptions, oldest first."""
+
+    @abstractmethod
+    async def put_profile(self, profile: UserProfile, *, only_email: bool = False) -> None:
+        """Store a profile (``only_email``: change the e-mail address, keep the rest)."""
+
+    @abstractmethod
+    async def get_profile(self, tenant_id: str, user_id: str) -> UserProfile | None:
+        """A user's profile, if any."""
+
+    @abstractmethod
+    async def add_deliveries(self, deliveries: Sequence[Delivery]) -> None:
+        """Append to the delivery log."""
+
+    @abstractmethod
+    async def deliveries(self, cursor: int, limit: int) -> list[Delivery]:
+        """The delivery log of one notification, oldest first."""

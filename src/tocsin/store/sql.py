@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from tocsin.models import Identity, StoredNotification
 from tocsin.store.base import Draft, Store, StoreResult
 from tocsin.store.prepared import run_on_cursor
+from tocsin.store.sql_channels import ChannelQueries
 from tocsin.store.sql_inbox import NOTIFICATION_COLUMNS, row_to_notification
 from tocsin.store.sql_insert import (
     SEQUENCE_NAME,
@@ -76,7 +77,7 @@ def _settle(
         done.set_result(outcome)
 
 
-class SqlStore(StateQueries, RecordQueries, Store):
+class SqlStore(StateQueries, ChannelQueries, RecordQueries, Store):
     """One implementation for SQLite and PostgreSQL; dialect differences stay in here."""
 
     def __init__(self, url: str) -> None:

@@ -177,3 +177,49 @@ mailbox_state = Table(
     Column("last_uid", BigInteger, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
+
+# Browsers' Web Push subscriptions (DESIGN §8): one per endpoint, owned by the user who
+# subscribed last (a browser signed in as someone else takes its endpoint over).
+push_subscriptions = Table(
+    "push_subscriptions",
+    metadata,
+    # sha256 of the endpoint: endpoints are long URLs, and the key must be indexable.
+    Column("endpoint_hash", String(64), primary_key=True),
+    Column("endpoint", Text, nullable=False),
+    Column("tenant_id", String(200), nullable=False),
+    Column("user_id", String(200), nullable=False),
+    Column("p256dh", String(200), nullable=False),
+    Column("auth", String(100), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_push_subscriptions_user", "tenant_id", "user_id"),
+)
+
+# What Tocsin knows of a user beyond their token: where to e-mail them, in which language
+# and time zone (DESIGN §8; set by the app, or the session's ``email`` claim on connect).
+user_profiles = Table(
+    "user_profiles",
+    metadata,
+    Column("tenant_id", String(200), primary_key=True),
+    Column("user_id", String(200), primary_key=True),
+    Column("email", String(320), nullable=True),
+    Column("locale", String(5), nullable=True),
+    Column("timezone", String(64), nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# The delivery log (DESIGN §8): each push and e-mail attempt's outcome, per recipient.
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("cursor", BigInteger, nullable=False),
+    Column("tenant_id", String(200), nullable=False),
+    Column("user_id", String(200), nullable=False),
+    # push, email
+    Column("channel", String(10), nullable=False),
+    # sent, failed, cancelled, deferred
+    Column("status", String(10), nullable=False),
+    Column("detail", Text, nullable=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Index("ix_deliveries_cursor", "cursor"),
+)
