@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from tocsin import __version__
+from tocsin.api import channels as channel_routes
 from tocsin.api import deadlines as deadline_routes
 from tocsin.api import health, inbound, routes
 from tocsin.api import inbox as inbox_routes
@@ -153,6 +154,7 @@ def create_app(settings: Settings | None = None, service: NotificationService | 
     api.include_router(routes.router)
     api.include_router(inbox_routes.router)
     api.include_router(preference_routes.router)
+    api.include_router(channel_routes.router)
     api.include_router(deadline_routes.router)
     api.include_router(inbound.router)
     mount_web(api)

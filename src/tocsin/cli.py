@@ -1,5 +1,5 @@
 """The ``tocsin`` command line: serve, demo, migrate, keys, send, deadlines, token,
-checktoken, checkconfig."""
+checktoken, checkconfig, vapid."""
 
 from __future__ import annotations
 
@@ -313,6 +313,22 @@ def cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_vapid(args: argparse.Namespace) -> int:
+    """Print a new Web Push (VAPID) key pair: the setting, and the browsers' public key."""
+    from tocsin.push.vapid import generate
+
+    keys = generate()
+    print(f"TOCSIN_VAPID_PRIVATE_KEY={keys.private_key}")
+    # A comment line, so that the output can be appended to an env file as it is.
+    print(f"# public key (the browsers' applicationServerKey): {keys.public_key}")
+    print(
+        "tocsin: keep the private key secret; set TOCSIN_VAPID_SUBJECT too "
+        "(mailto:you@your-domain or https://your-site)",
+        file=sys.stderr,
+    )
+    return 0
+
+
 def cmd_checktoken(args: argparse.Namespace) -> int:
     """Say who a token or session cookie belongs to, or exactly why it is refused."""
     from tocsin.auth.claims import describe_expiry
@@ -514,6 +530,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="treat the token as this cookie's value (Auth.js derives keys from it)",
     )
     check.set_defaults(func=cmd_checktoken)
+    vapid = sub.add_parser("vapid", help="make the Web Push (VAPID) key")
+    vapid_sub = vapid.add_subparsers(
+        dest="vapid_command", required=True, title="commands", metavar="COMMAND"
+    )
+    vapid_sub.add_parser("generate", help="print a new key pair (TOCSIN_VAPID_PRIVATE_KEY=…)")
+    vapid.set_defaults(func=cmd_vapid)
     add_demo_command(sub)
     return parser
 

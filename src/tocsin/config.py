@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, ValidationError, ValidationInfo, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from tocsin.redact import redact
+
+# The browsers' own push services: Chrome/Edge-on-Android (FCM), Firefox, Edge, Safari.
+DEFAULT_PUSH_SERVICES = (
+    "https://fcm.googleapis.com/*",
+    "https://*.push.services.mozilla.com/*",
+    "https://*.notify.windows.com/*",
+    "https://web.push.apple.com/*",
+    "https://*.push.apple.com/*",
+)
 
 
 class ConfigError(Exception):
@@ -288,6 +297,44 @@ class Settings(BaseSettings):
         validation_alias=_env("TOCSIN_INBOUND_MAX_BYTES"),
         description="Largest message POST /api/v1/inbound/email accepts (larger: 413).",
     )
+    smtp_url: str | None = Field(
+        default=None,
+        repr=False,  # it may hold a password
+        validation_alias=_env("TOCSIN_SMTP_URL"),
+        description="SMTP server for e-mail: smtp://user:password@host:port, "
+        "?starttls=true to upgrade, smtps:// for TLS from the start.",
+    )
+    mail_from: str | None = Field(
+        default=None,
+        validation_alias=_env("TOCSIN_MAIL_FROM"),
+        description="Sender of e-mails: an address, optionally with a name "
+        "(Cabinet Dupont <notifications@dupont.fr>).",
+    )
+    vapid_private_key: str | None = Field(
+        default=None,
+        repr=False,
+        validation_alias=_env("TOCSIN_VAPID_PRIVATE_KEY"),
+        description="Web Push's P-256 private key, base64url raw or PEM "
+        "(`tocsin vapid generate`); unset: no Web Push.",
+    )
+    vapid_subject: str | None = Field(
+        default=None,
+        validate_default=True,
+        validation_alias=_env("TOCSIN_VAPID_SUBJECT"),
+        description="How push services reach the operator: mailto:… or https:….",
+    )
+    push_ttl: int = Field(
+        default=86_400,
+        gt=0,
+        le=2_419_200,
+        validation_alias=_env("TOCSIN_PUSH_TTL"),
+        description="Seconds a push service keeps a push for an offline device (FCM: 28 d max).",
+    )
+    push_services: Annotated[list[str], NoDecode] = Field(
+        default=list(DEFAULT_PUSH_SERVICES),
+        validation_alias=_env("TOCSIN_PUSH_SERVICES"),
+        description="Comma-separated URL patterns of the push services endpoints may use.",
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -358,6 +405,64 @@ class Settings(BaseSettings):
 
         load_mailboxes(value)
         return value
+
+    @field_validator("vapid_private_key")
+    @classmethod
+    def _loadable_vapid_key(cls, value: str | None) -> str | None:
+        """Load the key now, so that a wrong value stops start-up (without echoing it)."""
+        if value is None or not value.strip():
+            return None
+        from tocsin.push.vapid import load_private_key
+
+        load_private_key(value)
+        return value
+
+    @field_validator("vapid_subject")
+    @classmethod
+    def _vapid_subject(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """A mailto: or https: subject, required once a VAPID key is set."""
+        if value is None or not value.strip():
+            if info.data.get("vapid_private_key"):
+                raise ValueError("required with TOCSIN_VAPID_PRIVATE_KEY, e.g. mailto:ops@…")
+            return None
+        from tocsin.push.vapid import check_subject
+
+        return check_subject(value)
+
+    @field_validator("push_services", mode="before")
+    @classmethod
+    def _push_services(cls, value: Any) -> Any:
+        """Split the comma-separated list; refuse a pattern the allow-list cannot read."""
+        if isinstance(value, str):
+            value = [item.strip() for item in value.split(",") if item.strip()]
+        if isinstance(value, list | tuple):
+            from tocsin.push.allowlist import parse_pattern
+
+            for item in value:
+                parse_pattern(str(item))
+        return value
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url(cls, value: str | None) -> str | None:
+        """Refuse an SMTP URL that cannot be used now (its message never shows the password)."""
+        if value is None or not value.strip():
+            return None
+        from tocsin.mail.smtpurl import parse_smtp_url
+
+        parse_smtp_url(value)
+        return value.strip()
+
+    @field_validator("mail_from")
+    @classmethod
+    def _mail_from(cls, value: str | None) -> str | None:
+        """Refuse a sender that is not one e-mail address."""
+        if value is None or not value.strip():
+            return None
+        from tocsin.mail.addresses import parse_address
+
+        parse_address(value)
+        return value.strip()
 
     @field_validator("websocket_path")
     @classmethod

@@ -61,7 +61,7 @@ class PreferenceCases:
 
     async def tenant_preferences(self, publisher: Publisher, tenant_id: str) -> dict[str, Any]:
         """A tenant's defaults as its users inherit them (tenant key or admin key)."""
-        _may_manage(publisher, tenant_id)
+        may_manage(publisher, tenant_id)
         tenant = await self.store.get_preferences(tenant_id, TENANT_DEFAULTS)
         return preferences.to_json(preferences.effective(tenant, None, self.settings.timezone))
 
@@ -70,7 +70,7 @@ class PreferenceCases:
     ) -> dict[str, Any]:
         """Apply a (partial) document over the tenant's defaults; audited; every socket of
         the tenant is told to fetch its preferences again."""
-        _may_manage(publisher, tenant_id)
+        may_manage(publisher, tenant_id)
         patch = preferences.parse_overrides(raw)
         stored = preferences.merge_overrides(
             await self.store.get_preferences(tenant_id, TENANT_DEFAULTS), patch
@@ -91,7 +91,8 @@ class PreferenceCases:
         return result
 
 
-def _may_manage(publisher: Publisher, tenant_id: str) -> None:
+def may_manage(publisher: Publisher, tenant_id: str) -> None:
+    """Refuse a tenant id that is none, or that the key may not manage (403)."""
     if not tenant_id or len(tenant_id) > 200 or "\x00" in tenant_id:
         raise ValidationFailed("tenantId: must be a tenant id", field="tenantId")
     if not publisher.is_admin and publisher.tenant_id != tenant_id:

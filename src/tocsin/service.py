@@ -6,7 +6,7 @@ import hashlib
 import json
 import time
 import uuid
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +20,7 @@ from tocsin.auth.apikeys import Publisher
 from tocsin.auth.credentials import Credential
 from tocsin.auth.identity import Authenticator, Session
 from tocsin.bus.base import DOORBELL, Bus
+from tocsin.channelcases import ChannelCases
 from tocsin.config import Settings
 from tocsin.cursors import parse_cursor
 from tocsin.errors import (
@@ -108,7 +109,7 @@ def _content_hash(
     return _request_hash(content)
 
 
-class NotificationService(InboxStates, PreferenceCases):
+class NotificationService(InboxStates, PreferenceCases, ChannelCases):
     """Publish, inbox, its states and API keys, over a :class:`Store` and a :class:`Bus`."""
 
     def __init__(self, settings: Settings, store: Store, bus: Bus) -> None:
@@ -119,6 +120,7 @@ class NotificationService(InboxStates, PreferenceCases):
         self.publish_limiter = KeyedLimiter(settings.publish_rate, settings.publish_burst)
         self._stored_listeners: list[Callable[[list[StoredNotification]], None]] = []
         self._jobs_added = []
+        self._emails_seen = OrderedDict()
 
     def on_stored(self, listener: Callable[[list[StoredNotification]], None]) -> None:
         """Call ``listener`` with what this process stored, once it is committed.

@@ -76,6 +76,11 @@ def create_socketio_server(service: NotificationService) -> tuple[SocketServer, 
                 "Too many connections", {"reason": "too_many_connections"}
             )
         dispatcher.attach(sid, identity, since_cursor, expires_at=session.expires_at)
+        try:
+            await service.remember_email(identity, session.claims)
+        except Exception:
+            # Where to e-mail is not worth refusing a socket: the next connect tries again.
+            log.exception("could not keep the e-mail address of %s", sid)
 
     async def disconnect(sid: str, reason: Any = None) -> None:
         dispatcher.detach(sid)

@@ -496,6 +496,12 @@ class Store(ABC):
         """Record the watcher's progress."""
 
     @abstractmethod
+    async def notification_by_id(
+        self, notification_id: str, tenant_id: str | None
+    ) -> StoredNotification | None:
+        """A notification by its id, in ``tenant_id``'s scope (None: any scope)."""
+
+    @abstractmethod
     async def put_push_subscription(self, subscription: PushSubscription, limit: int) -> bool:
         """Store a subscription (an endpoint already known changes owner). False, storing
         nothing, when its user already has ``limit`` others."""

@@ -193,6 +193,17 @@ class InboxQueries:
             rows = await conn.execute(query.order_by(n.cursor.desc()).limit(limit + 1))
             return [row_to_item(row) for row in rows]
 
+    async def notification_by_id(
+        self, notification_id: str, tenant_id: str | None
+    ) -> StoredNotification | None:
+        """By id, in the tenant's scope (ids are unique per scope), or the newest in any."""
+        query = select(*NOTIFICATION_COLUMNS).where(n.public_id == notification_id)
+        if tenant_id is not None:
+            query = query.where(n.id_scope == tenant_id)
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(query.order_by(n.cursor.desc()).limit(1))).first()
+        return None if row is None else row_to_notification(row)
+
     async def item(self, identity: Identity, cursor: int) -> InboxItem | None:
         """One notification with ``identity``'s state of it, if visible."""
         async with self.engine.connect() as conn:
