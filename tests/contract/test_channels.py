@@ -68,3 +68,26 @@ async def test_delivery_log(store: SqlStore) -> None:
         ("email", "cancelled", "read before", at),
     ]
     assert await store.deliveries(9, 10) == []
+
+
+async def test_progress_only_moves_forward(store: SqlStore) -> None:
+    assert await store.get_progress("escalation") is None
+    await store.advance_progress("escalation", 5)
+    await store.advance_progress("escalation", 3)
+    assert await store.get_progress("escalation") == 5
+    await store.advance_progress("escalation", 9)
+    assert await store.get_progress("escalation") == 9
+
+
+async def test_push_subscribers_and_lookup_by_endpoint(store: SqlStore) -> None:
+    from tocsin.store.sql_channels import endpoint_hash
+
+    for user in ("bob", "alice", "alice"):
+        await store.put_push_subscription(subscription(user, f"https://push/{user}/{id(user)}"), 5)
+    await store.put_push_subscription(subscription("alice", "https://push/a2"), 5)
+    await store.put_push_subscription(subscription("carol", "https://push/c", "tenant-b"), 5)
+    assert await store.push_subscribers("tenant-a", 10) == [ALICE_A, BOB_A]
+    assert await store.push_subscribers("tenant-a", 1) == [ALICE_A]
+    found = await store.push_subscription(endpoint_hash("https://push/a2"))
+    assert found is not None and (found.user_id, found.endpoint) == ("alice", "https://push/a2")
+    assert await store.push_subscription(endpoint_hash("https://nowhere")) is None

@@ -515,6 +515,22 @@ class Store(ABC):
         """The user's subscriptions, oldest first."""
 
     @abstractmethod
+    async def push_subscription(self, endpoint_hash: str) -> PushSubscription | None:
+        """One subscription by the sha256 of its endpoint."""
+
+    @abstractmethod
+    async def push_subscribers(self, tenant_id: str, limit: int) -> list[Identity]:
+        """Users of a tenant with at least one push subscription."""
+
+    @abstractmethod
+    async def get_progress(self, name: str) -> int | None:
+        """The cursor a named reader got to (None: it never ran)."""
+
+    @abstractmethod
+    async def advance_progress(self, name: str, cursor: int) -> None:
+        """Move a named reader forward to ``cursor`` (never back)."""
+
+    @abstractmethod
     async def put_profile(self, profile: UserProfile, *, only_email: bool = False) -> None:
         """Store a profile (``only_email``: change the e-mail address, keep the rest)."""
 

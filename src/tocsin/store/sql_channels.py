@@ -9,13 +9,13 @@ from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Insert, Table, delete, func, select
+from sqlalchemy import Insert, Table, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from tocsin.models import Identity
 from tocsin.store.base import Delivery, PushSubscription, UserProfile
 from tocsin.store.sql_records import as_utc
-from tocsin.store.tables import deliveries, push_subscriptions, user_profiles
+from tocsin.store.tables import deliveries, progress, push_subscriptions, user_profiles
 
 p = push_subscriptions.c
 
@@ -37,6 +37,9 @@ class ChannelQueries:
         raise NotImplementedError
 
     def _upsert(self, table: Table, keys: list[str], values: dict[str, Any]) -> Insert:
+        raise NotImplementedError
+
+    def _insert_ignoring_duplicates(self, table: Table) -> Insert:
         raise NotImplementedError
 
     async def put_push_subscription(self, subscription: PushSubscription, limit: int) -> bool:
@@ -94,6 +97,56 @@ class ChannelQueries:
                 )
                 for row in rows
             ]
+
+    async def push_subscription(self, endpoint_hash: str) -> PushSubscription | None:
+        """By key."""
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(push_subscriptions).where(p.endpoint_hash == endpoint_hash)
+                )
+            ).first()
+        if row is None:
+            return None
+        return PushSubscription(
+            tenant_id=row.tenant_id,
+            user_id=row.user_id,
+            endpoint=row.endpoint,
+            p256dh=row.p256dh,
+            auth=row.auth,
+            created_at=as_utc(row.created_at) or datetime.now(UTC),
+        )
+
+    async def push_subscribers(self, tenant_id: str, limit: int) -> list[Identity]:
+        """Distinct users, by user id."""
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(p.user_id)
+                .where(p.tenant_id == tenant_id)
+                .group_by(p.user_id)
+                .order_by(p.user_id)
+                .limit(limit)
+            )
+            return [Identity(tenant_id, row.user_id) for row in rows]
+
+    async def get_progress(self, name: str) -> int | None:
+        """The stored cursor, if any."""
+        async with self.engine.connect() as conn:
+            value = await conn.scalar(select(progress.c.cursor).where(progress.c.name == name))
+        return None if value is None else int(value)
+
+    async def advance_progress(self, name: str, cursor: int) -> None:
+        """Insert, or raise the stored cursor if ``cursor`` is higher (two nodes at once:
+        the insert of one is ignored, the update keeps the higher)."""
+        async with self._writing() as conn:
+            await conn.execute(
+                self._insert_ignoring_duplicates(progress).values(name=name, cursor=cursor)
+            )
+            await conn.execute(
+                update(progress)
+                .where(progress.c.name == name, progress.c.cursor < cursor)
+                .values(cursor=cursor)
+            )
 
     async def put_profile(self, profile: UserProfile, *, only_email: bool = False) -> None:
         """Upsert; ``only_email`` leaves a stored locale and time zone as they are."""

@@ -207,6 +207,15 @@ user_profiles = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
+# How far a node-independent reader of the notifications got (the escalation planner):
+# a name and the last cursor it has handled.
+progress = Table(
+    "progress",
+    metadata,
+    Column("name", String(40), primary_key=True),
+    Column("cursor", BigInteger, nullable=False),
+)
+
 # The delivery log (DESIGN §8): each push and e-mail attempt's outcome, per recipient.
 deliveries = Table(
     "deliveries",

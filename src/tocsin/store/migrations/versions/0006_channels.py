@@ -1,5 +1,5 @@
-"""Reaching users who are not looking (DESIGN §8): push subscriptions, user profiles, and
-the delivery log.
+"""Reaching users who are not looking (DESIGN §8): push subscriptions, user profiles, the
+delivery log, and the escalation planner's progress.
 
 Revision ID: 0006
 Revises: 0005
@@ -47,9 +47,15 @@ def upgrade() -> None:
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_index("ix_deliveries_cursor", "deliveries", ["cursor"])
+    op.create_table(
+        "progress",
+        sa.Column("name", sa.String(40), primary_key=True),
+        sa.Column("cursor", sa.BigInteger, nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("progress")
     op.drop_table("deliveries")
     op.drop_table("user_profiles")
     op.drop_table("push_subscriptions")
