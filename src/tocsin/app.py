@@ -25,6 +25,7 @@ from tocsin.bus.redis import RedisBus
 from tocsin.config import Settings, load_settings
 from tocsin.deadlines.scheduler import DeadlineScheduler
 from tocsin.deadlines.service import DeadlineService
+from tocsin.escalation import Escalation
 from tocsin.gcpolicy import ScheduledFullCollections, freeze_startup_objects, watch_collections
 from tocsin.ingest import start_mailbox_watchers
 from tocsin.jobrunner import JobRunner
@@ -77,13 +78,18 @@ def create_app(settings: Settings | None = None, service: NotificationService | 
     service = service or create_service(settings)
     sio, dispatcher = create_socketio_server(service)
     deadlines = DeadlineService(service)
+    escalation = Escalation(service)
     jobs = JobRunner(
         service.store,
-        service.job_handlers(),
+        {**service.job_handlers(), **escalation.handlers()},
         poll_interval=settings.jobs_poll_interval,
         lease=settings.jobs_lease,
+        before_claim=[escalation.plan],
     )
     service.on_jobs_added(jobs.wake)
+    if escalation.enabled:
+        # A critical notification is pushed at once: plan it now, not at the next tick.
+        service.on_stored(lambda _notes: jobs.wake())
     scheduler = (
         DeadlineScheduler(
             deadlines, settings.deadlines_time, settings.timezone, settings.deadlines_interval
@@ -127,6 +133,7 @@ def create_app(settings: Settings | None = None, service: NotificationService | 
                 await full_collections.stop()
             await watchers.stop()
             await jobs.stop()
+            await escalation.close()
             if scheduler is not None:
                 await scheduler.stop()
             await service.bus.stop()

@@ -209,6 +209,12 @@ class Settings(BaseSettings):
         validation_alias=_env("TOCSIN_DEADLINE_ACK_LABEL"),
         description="The button's label (default: « Accuser réception », or Acknowledge in en).",
     )
+    push_after: float = Field(
+        default=600.0,
+        ge=0,
+        validation_alias=_env("TOCSIN_PUSH_AFTER"),
+        description="Seconds a notification may stay unseen before it is pushed.",
+    )
     snooze_min_seconds: float = Field(
         default=60.0,
         gt=0,

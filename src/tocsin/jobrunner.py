@@ -35,6 +35,16 @@ RETRY_MAX = 600.0
 MIN_WAIT = 0.02
 
 
+class Reschedule(Exception):
+    """A handler's answer: run this job again at ``run_at`` (quiet hours, a push service's
+    Retry-After). Not counted as a failure."""
+
+    def __init__(self, run_at: datetime, reason: str) -> None:
+        super().__init__(reason)
+        self.run_at = run_at
+        self.reason = reason
+
+
 def retry_delay(attempts: int) -> float:
     """Seconds before attempt ``attempts + 1``: 2, 4, 8… up to ten minutes."""
     return float(min(RETRY_MAX, RETRY_BASE ** max(1, attempts)))
@@ -55,11 +65,14 @@ class JobRunner:
         *,
         poll_interval: float,
         lease: float,
+        before_claim: list[Callable[[], Awaitable[object]]] | None = None,
     ) -> None:
         self.store = store
         self.handlers = handlers
         self.poll_interval = poll_interval
         self.lease = lease
+        # Run before each claim (the escalation planner writes the jobs due now).
+        self.before_claim = before_claim or []
         self.worker = worker_name()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -83,6 +96,8 @@ class JobRunner:
     async def run_due(self, now: datetime | None = None) -> int:
         """Claim and run what is due at ``now`` (default: the current time); returns how
         many jobs were run. Also what the loop does on each tick."""
+        for step in self.before_claim:
+            await step()
         ran = 0
         while True:
             moment = now or datetime.now(UTC)
@@ -105,6 +120,10 @@ class JobRunner:
             await handler(job)
         except asyncio.CancelledError:
             raise
+        except Reschedule as again:
+            await self.store.retry_job(job.key, self.worker, again.run_at, again.reason)
+            metrics.JOBS.labels(job.kind, "rescheduled").inc()
+            return
         except Exception as exc:
             if dependency_down(exc):
                 raise

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from tests.contract.test_store import ALICE_A, ALICE_B, BOB_A
-from tocsin.store.base import Delivery, PushSubscription, UserProfile
+from tocsin.store.base import Delivery, PushSubscription, UserProfile, endpoint_hash
 from tocsin.store.sql import SqlStore
 
 
@@ -80,8 +80,6 @@ async def test_progress_only_moves_forward(store: SqlStore) -> None:
 
 
 async def test_push_subscribers_and_lookup_by_endpoint(store: SqlStore) -> None:
-    from tocsin.store.sql_channels import endpoint_hash
-
     for user in ("bob", "alice", "alice"):
         await store.put_push_subscription(subscription(user, f"https://push/{user}/{id(user)}"), 5)
     await store.put_push_subscription(subscription("alice", "https://push/a2"), 5)

@@ -240,6 +240,11 @@ class MailboxPosition:
     last_uid: int
 
 
+def endpoint_hash(endpoint: str) -> str:
+    """The key of a push subscription: the sha256 of its endpoint URL."""
+    return hashlib.sha256(endpoint.encode("utf-8")).hexdigest()
+
+
 @dataclass(frozen=True, slots=True)
 class PushSubscription:
     """A browser's Web Push subscription (its ``PushSubscription.toJSON()``), and whose."""
@@ -494,6 +499,10 @@ class Store(ABC):
     @abstractmethod
     async def set_mailbox_position(self, position: MailboxPosition) -> None:
         """Record the watcher's progress."""
+
+    @abstractmethod
+    async def item(self, identity: Identity, cursor: int) -> InboxItem | None:
+        """One notification with ``identity``'s state of it, if visible."""
 
     @abstractmethod
     async def notification_by_id(

@@ -3,7 +3,6 @@ user profiles and the delivery log (DESIGN §8)."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
@@ -13,16 +12,11 @@ from sqlalchemy import Insert, Table, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from tocsin.models import Identity
-from tocsin.store.base import Delivery, PushSubscription, UserProfile
+from tocsin.store.base import Delivery, PushSubscription, UserProfile, endpoint_hash
 from tocsin.store.sql_records import as_utc
 from tocsin.store.tables import deliveries, progress, push_subscriptions, user_profiles
 
 p = push_subscriptions.c
-
-
-def endpoint_hash(endpoint: str) -> str:
-    """The key of a subscription: the sha256 of its endpoint URL."""
-    return hashlib.sha256(endpoint.encode("utf-8")).hexdigest()
 
 
 class ChannelQueries:
