@@ -15,6 +15,7 @@ from tocsin.api import channels as channel_routes
 from tocsin.api import deadlines as deadline_routes
 from tocsin.api import health, inbound, routes
 from tocsin.api import inbox as inbox_routes
+from tocsin.api import mail as mail_routes
 from tocsin.api import preferences as preference_routes
 from tocsin.api.docs import mount_docs
 from tocsin.api.errors import install_error_handlers
@@ -29,6 +30,7 @@ from tocsin.escalation import Escalation
 from tocsin.gcpolicy import ScheduledFullCollections, freeze_startup_objects, watch_collections
 from tocsin.ingest import start_mailbox_watchers
 from tocsin.jobrunner import JobRunner
+from tocsin.mailing import Mailing
 from tocsin.realtime.engine import SocketIOApp
 from tocsin.realtime.server import create_socketio_server
 from tocsin.service import NotificationService
@@ -78,16 +80,17 @@ def create_app(settings: Settings | None = None, service: NotificationService | 
     service = service or create_service(settings)
     sio, dispatcher = create_socketio_server(service)
     deadlines = DeadlineService(service)
-    escalation = Escalation(service)
+    mailing = Mailing(service)
+    escalation = Escalation(service, mailing)
     jobs = JobRunner(
         service.store,
-        {**service.job_handlers(), **escalation.handlers()},
+        {**service.job_handlers(), **escalation.handlers(), **mailing.handlers()},
         poll_interval=settings.jobs_poll_interval,
         lease=settings.jobs_lease,
         before_claim=[escalation.plan],
     )
     service.on_jobs_added(jobs.wake)
-    if escalation.enabled:
+    if escalation.planning:
         # A critical notification is pushed at once: plan it now, not at the next tick.
         service.on_stored(lambda _notes: jobs.wake())
     scheduler = (
@@ -154,6 +157,7 @@ def create_app(settings: Settings | None = None, service: NotificationService | 
     api.state.dispatcher = dispatcher
     api.state.deadlines = deadlines
     api.state.jobs = jobs
+    api.state.mailing = mailing
     install_error_handlers(api)
     api.add_middleware(SecurityHeaders)
     api.add_middleware(ShortStartupFailure)
@@ -162,6 +166,7 @@ def create_app(settings: Settings | None = None, service: NotificationService | 
     api.include_router(inbox_routes.router)
     api.include_router(preference_routes.router)
     api.include_router(channel_routes.router)
+    api.include_router(mail_routes.router)
     api.include_router(deadline_routes.router)
     api.include_router(inbound.router)
     mount_web(api)

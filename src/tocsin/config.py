@@ -215,6 +215,31 @@ class Settings(BaseSettings):
         validation_alias=_env("TOCSIN_PUSH_AFTER"),
         description="Seconds a notification may stay unseen before it is pushed.",
     )
+    email_after: float = Field(
+        default=1800.0,
+        ge=0,
+        validation_alias=_env("TOCSIN_EMAIL_AFTER"),
+        description="Seconds a critical notification may stay unread before it is e-mailed.",
+    )
+    public_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^\s<>\"']+$",
+        validation_alias=_env("TOCSIN_PUBLIC_URL"),
+        description="Tocsin's address as users reach it (one-click unsubscribe links).",
+    )
+    app_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^\s<>\"']+$",
+        validation_alias=_env("TOCSIN_APP_URL"),
+        description="The app's address, linked from e-mails (default: TOCSIN_PUBLIC_URL).",
+    )
+    mail_secret: str | None = Field(
+        default=None,
+        repr=False,
+        min_length=16,
+        validation_alias=_env("TOCSIN_MAIL_SECRET"),
+        description="Signs unsubscribe links (default: derived from the other secrets).",
+    )
     snooze_min_seconds: float = Field(
         default=60.0,
         gt=0,

@@ -1,6 +1,6 @@
 """Escalation to Web Push (DESIGN §8): a critical notification is pushed at once; any other
 still unseen after ``TOCSIN_PUSH_AFTER`` is pushed then, if the user's preferences allow it,
-and after their quiet hours.
+and after their quiet hours. The planner also writes the e-mail jobs of :mod:`tocsin.mailing`.
 
 All of it is durable work in the job queue, so it happens once across nodes and restarts:
 
@@ -27,6 +27,7 @@ import httpx
 
 from tocsin import preferences
 from tocsin.jobrunner import MAX_ATTEMPTS, Handler, Reschedule, retry_delay
+from tocsin.mailing import Mailing
 from tocsin.models import Audience, Identity, StoredNotification
 from tocsin.push.payload import topic_for
 from tocsin.push.sender import new_push_client, send_push
@@ -58,8 +59,9 @@ def push_job_key(cursor: int, identity: Identity, rule: str) -> str:
 class Escalation:
     """Plans and runs the push jobs of one node."""
 
-    def __init__(self, service: NotificationService) -> None:
+    def __init__(self, service: NotificationService, mailing: Mailing | None = None) -> None:
         self.service = service
+        self.mailing = mailing
         self.settings = service.settings
         self.store = service.store
         key = self.settings.vapid_private_key
@@ -70,6 +72,11 @@ class Escalation:
     def enabled(self) -> bool:
         """Whether this server pushes at all (a VAPID key is configured)."""
         return self.vapid is not None
+
+    @property
+    def planning(self) -> bool:
+        """Whether there is anything to plan: push, or e-mail."""
+        return self.enabled or (self.mailing is not None and self.mailing.enabled)
 
     def handlers(self) -> dict[str, Handler]:
         """The job kinds run here."""
@@ -86,7 +93,7 @@ class Escalation:
     async def plan(self) -> int:
         """Write the push jobs of the notifications stored since the last run; returns how
         many notifications it went through. The first run starts at the newest one."""
-        if not self.enabled:
+        if not self.planning:
             return 0
         done = await self.store.get_progress(PLANNER)
         if done is None:
@@ -98,7 +105,10 @@ class Escalation:
         jobs: list[NewJob] = []
         for note in notes:
             for identity in await self._recipients(note):
-                jobs.append(self._push_job(note, identity))
+                if self.enabled:
+                    jobs.append(self._push_job(note, identity))
+                if self.mailing is not None:
+                    jobs.extend(self.mailing.jobs_for(note, identity))
         await self.store.enqueue_jobs(jobs)
         await self.store.advance_progress(PLANNER, notes[-1].cursor)
         return len(notes)
