@@ -17,7 +17,6 @@ users who subscribed to push; one to everyone is not pushed.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -33,7 +32,7 @@ from tocsin.push.payload import topic_for
 from tocsin.push.sender import new_push_client, send_push
 from tocsin.push.vapid import VapidKey, load_private_key
 from tocsin.service import NotificationService
-from tocsin.store.base import Delivery, InboxItem, NewJob, endpoint_hash
+from tocsin.store.base import Delivery, InboxItem, NewJob, endpoint_hash, identity_hash
 
 log = logging.getLogger("tocsin.escalation")
 
@@ -47,13 +46,9 @@ RULE_NOW = "critical"
 RULE_UNSEEN = "unseen"
 
 
-def _who(identity: Identity) -> str:
-    return hashlib.sha256(f"{identity.tenant_id}\0{identity.user_id}".encode()).hexdigest()[:32]
-
-
 def push_job_key(cursor: int, identity: Identity, rule: str) -> str:
     """``push:<cursor>:<identity hash>:<rule>``: one per notification, recipient and rule."""
-    return f"{PUSH_JOB}:{cursor}:{_who(identity)}:{rule}"
+    return f"{PUSH_JOB}:{cursor}:{identity_hash(identity)}:{rule}"
 
 
 class Escalation:

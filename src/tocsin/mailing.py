@@ -30,7 +30,7 @@ from tocsin.mail import (
 )
 from tocsin.models import Identity, StoredNotification
 from tocsin.service import NotificationService
-from tocsin.store.base import Delivery, NewJob
+from tocsin.store.base import Delivery, NewJob, identity_hash
 
 log = logging.getLogger("tocsin.mailing")
 
@@ -52,10 +52,6 @@ def mail_secret(settings: Settings) -> str | None:
         if secret:
             return hashlib.sha256(b"tocsin-unsubscribe\0" + secret.encode()).hexdigest()
     return None
-
-
-def _who(identity: Identity) -> str:
-    return hashlib.sha256(f"{identity.tenant_id}\0{identity.user_id}".encode()).hexdigest()[:32]
 
 
 class Mailing:
@@ -82,7 +78,7 @@ class Mailing:
         accepted = note.accepted_at or datetime.now(UTC)
         return [
             NewJob(
-                key=f"{EMAIL_JOB}:{note.cursor}:{_who(identity)}:{RULE_UNREAD}",
+                key=f"{EMAIL_JOB}:{note.cursor}:{identity_hash(identity)}:{RULE_UNREAD}",
                 kind=EMAIL_JOB,
                 run_at=accepted + timedelta(seconds=self.settings.email_after),
                 payload={"cursor": note.cursor, "rule": RULE_UNREAD},

@@ -180,11 +180,14 @@ class NewJob:
 SNOOZE_JOB = "snooze"
 
 
+def identity_hash(identity: Identity) -> str:
+    """32 hex characters naming (tenant, user) in job keys, whatever the ids' lengths."""
+    return hashlib.sha256(f"{identity.tenant_id}\0{identity.user_id}".encode()).hexdigest()[:32]
+
+
 def snooze_job_key(identity: Identity, cursor: int, until: datetime) -> str:
-    """``snooze:<cursor>:<until ms>:<hash of the identity>``: one wake-up per item per
-    ``until`` (the identity is hashed so that the key fits whatever the ids' lengths)."""
-    who = hashlib.sha256(f"{identity.tenant_id}\0{identity.user_id}".encode()).hexdigest()[:32]
-    return f"{SNOOZE_JOB}:{cursor}:{int(until.timestamp() * 1000)}:{who}"
+    """``snooze:<cursor>:<until ms>:<identity hash>``: one wake-up per item per ``until``."""
+    return f"{SNOOZE_JOB}:{cursor}:{int(until.timestamp() * 1000)}:{identity_hash(identity)}"
 
 
 @dataclass(frozen=True, slots=True)
