@@ -109,6 +109,11 @@ class JobRunner:
                 return ran
 
     async def _run_one(self, job: JobRecord) -> None:
+        # A batch's jobs run one after another: each gets a full lease as it starts, so a
+        # slow batch does not outlast the claim's lease and let another node run its tail.
+        if not await self.store.renew_job(job.key, self.worker, datetime.now(UTC), self.lease):
+            metrics.JOBS.labels(job.kind, "lost").inc()
+            return
         handler = self.handlers.get(job.kind)
         if handler is None:
             # A newer node's kind, or a bug: keep it for a node that knows it.

@@ -162,7 +162,8 @@ async def test_a_held_job_waits_for_its_lease_then_goes_to_another_worker(
     # The holder died: at the end of its lease another worker gets it, as a new attempt.
     [second] = await other.claim_jobs("alive", now + timedelta(seconds=30.001), 30, 10)
     assert (second.key, second.attempts, second.payload) == ("k", 2, {"n": "k"})
-    # The first holder comes back too late: it can neither finish nor retry it.
+    # The first holder comes back too late: it can neither renew, finish nor retry it.
+    assert not await store.renew_job("k", "dead", now + timedelta(seconds=31), 30)
     assert not await store.finish_job("k", "dead", "done", None)
     assert not await store.retry_job("k", "dead", now, "late")
     assert (await by_key(store))["k"].status == "pending"
@@ -345,3 +346,16 @@ async def test_two_runners_run_each_job_once(store: SqlStore, other: SqlStore) -
     assert [k for k, n in Counter(k for k, _ in handler.calls).items() if n > 1] == []
     assert len(handler.calls) == total
     assert {(j.status, j.attempts) for j in (await by_key(store)).values()} == {("done", 1)}
+
+
+async def test_a_renewed_lease_keeps_a_slow_batchs_tail(store: SqlStore, other: SqlStore) -> None:
+    now = moment()
+    await store.enqueue_jobs([job("a", now), job("b", now)])
+    claimed = await store.claim_jobs("slow", now, 10, 10)
+    assert [j.key for j in claimed] == ["a", "b"]
+    # "b" starts 9 s later: its lease is renewed from then, so at 12 s nobody takes it.
+    assert await store.renew_job("b", "slow", now + timedelta(seconds=9), 10)
+    assert [j.key for j in await other.claim_jobs("fast", now + timedelta(seconds=12), 10, 10)] == [
+        "a"
+    ]
+    assert not await store.renew_job("a", "slow", now + timedelta(seconds=12), 10)

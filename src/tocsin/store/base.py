@@ -431,6 +431,11 @@ class Store(ABC):
         holder's lease ran out): each is held by ``worker`` until the lease ends."""
 
     @abstractmethod
+    async def renew_job(self, key: str, worker: str, now: datetime, lease_seconds: float) -> bool:
+        """Extend ``worker``'s lease of a claimed job from ``now``; false when it no longer
+        holds it (its lease ran out and another node claimed it)."""
+
+    @abstractmethod
     async def finish_job(self, key: str, worker: str, status: str, error: str | None) -> bool:
         """Mark a held job ``done`` or ``failed``; false if ``worker`` no longer holds it."""
 

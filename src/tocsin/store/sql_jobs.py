@@ -120,6 +120,17 @@ class JobQueries:
             )
         return [_record(row, claimed=True) for row in rows]
 
+    async def renew_job(self, key: str, worker: str, now: datetime, lease_seconds: float) -> bool:
+        """A conditional update: a claim by another node (which locks the row, and only
+        takes jobs whose lease ran out) and this renewal cannot both win."""
+        async with self._writing() as conn:
+            result = await conn.execute(
+                update(jobs)
+                .where(j.key == key, j.locked_by == worker, j.status == PENDING)
+                .values(locked_until=now + timedelta(seconds=lease_seconds), updated_at=now)
+            )
+        return bool(result.rowcount)
+
     async def finish_job(self, key: str, worker: str, status: str, error: str | None) -> bool:
         """Only the holder may finish a job (a lease that ran out may have passed it on)."""
         async with self._writing() as conn:
