@@ -7,6 +7,15 @@ export {
   type TocsinClientOptions,
   type TocsinState,
 } from "./core/client.js";
+export {
+  base64UrlToBytes,
+  DEFAULT_SERVICE_WORKER_URL,
+  type PushEnvironment,
+  type PushOptions,
+  type PushReason,
+  type PushResult,
+  type PushState,
+} from "./core/push.js";
 export { getSharedClient, retainClient } from "./core/shared.js";
 export { backoffDelay, type BackoffOptions } from "./core/backoff.js";
 export { compareCursor } from "./core/cursor.js";

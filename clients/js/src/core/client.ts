@@ -26,6 +26,7 @@ import { createLogger, type Logger } from "./log.js";
 import { BrowserNotifier, requestNotificationPermission } from "./notify.js";
 import { DEFAULT_MAX_ITEMS, type TocsinClientOptions } from "./options.js";
 import { PreferencesSync } from "./preferences-sync.js";
+import { browserPushEnvironment, WebPush, type PushOptions, type PushResult } from "./push.js";
 import { ClientState, type TocsinState } from "./state.js";
 import { NotificationStore } from "./store.js";
 import { Transport } from "./transport.js";
@@ -50,6 +51,7 @@ import {
 export type { TocsinClientOptions } from "./options.js";
 export type { TocsinState } from "./state.js";
 export type { ActAck, ArchiveAllOptions, ChangeAck } from "./inbox-states.js";
+export type { PushOptions, PushReason, PushResult, PushState } from "./push.js";
 
 type Listener = () => void;
 type NotificationListener = (item: AnyNotification) => void;
@@ -73,6 +75,7 @@ export class TocsinClient {
   private readonly states: InboxStates;
   private readonly prefs: PreferencesSync;
   private readonly notifier: BrowserNotifier | null;
+  private readonly push: WebPush;
   private readonly notificationListeners = new Set<NotificationListener>();
   private readonly dueListeners = new Set<NotificationListener>();
 
@@ -96,6 +99,10 @@ export class TocsinClient {
     this.inbox = new InboxLoader(this.options, this.state, this.transport, this.log, () => this.connection.current);
     this.states = new InboxStates(this.state, this.transport, () => this.inbox.counts());
     this.prefs = new PreferencesSync(this.state, this.transport, this.log);
+    this.push = new WebPush(this.transport, this.state, this.log, options.pushEnvironment ?? browserPushEnvironment(), {
+      ...(options.serviceWorkerUrl !== undefined ? { serviceWorkerUrl: options.serviceWorkerUrl } : {}),
+      ...(options.serviceWorkerScope ? { scope: options.serviceWorkerScope } : {}),
+    });
     const wantsBrowser = options.browserNotifications ?? true;
     this.notifier =
       wantsBrowser && typeof window !== "undefined"
@@ -318,5 +325,32 @@ export class TocsinClient {
   /** The seed's `requestNotificationPermission()`. */
   requestNotificationPermission(): Promise<NotificationPermission> {
     return requestNotificationPermission();
+  }
+
+  // -- Web Push -----------------------------------------------------------------------------
+
+  /**
+   * Reach this user when no tab is open: asks the browser's permission, registers the
+   * service worker (`serviceWorkerUrl`, default `/tocsin-sw.js`), subscribes with the
+   * server's VAPID key and gives the subscription to Tocsin. Call it from a click (browsers
+   * refuse a permission prompt without one). Resolves with `{state, reason, message}`
+   * (`state.push` and `state.pushReason` follow); never rejects: without push configured on
+   * the server it resolves `unavailable` / `not_configured`.
+   */
+  enablePush(options: PushOptions = {}): Promise<PushResult> {
+    return this.push.enable(options);
+  }
+
+  /** Unsubscribe this browser from push, here and on the server. Never rejects. */
+  disablePush(options: PushOptions = {}): Promise<PushResult> {
+    return this.push.disable(options);
+  }
+
+  /**
+   * Find out where push stands (`state.push`) without asking the user anything; an existing
+   * subscription is handed to Tocsin again. Never rejects.
+   */
+  refreshPush(options: PushOptions = {}): Promise<PushResult> {
+    return this.push.refresh(options);
   }
 }

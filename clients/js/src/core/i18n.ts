@@ -89,6 +89,26 @@ export interface PreferencesTexts {
   quietInvalid: string;
 }
 
+/** Texts of the control that turns notifications on (browser permission and Web Push). */
+export interface PushTexts {
+  heading: string;
+  enable: string;
+  enabling: string;
+  /** Under the button: what it brings. */
+  hint: string;
+  enabled: string;
+  disable: string;
+  /** Notifications allowed, push not available: they reach open tabs only. */
+  browserOnly: string;
+  denied: string;
+  unsupported: string;
+  notConfigured: string;
+  failed: string;
+  /** The service worker could not be registered (e.g. the app does not serve it). */
+  workerFailed: string;
+  refused: string;
+}
+
 export interface Messages {
   live: string;
   connecting: string;
@@ -142,6 +162,7 @@ export interface Messages {
   announceUnsnoozed: string;
   actionFailed: string;
   prefs: PreferencesTexts;
+  push: PushTexts;
 }
 
 /** Action ids whose taken state reads « Réception accusée » rather than the button's label. */
@@ -223,6 +244,23 @@ const fr: Messages = {
   announceUnarchived: "remise dans la boîte",
   announceUnsnoozed: "de retour dans la boîte",
   actionFailed: "L'action n'a pas abouti",
+  push: {
+    heading: "Notifications push",
+    enable: "Activer les notifications",
+    enabling: "Activation…",
+    hint: "Pour être prévenu même quand aucun onglet n'est ouvert.",
+    enabled: "Notifications push activées",
+    disable: "Désactiver",
+    browserOnly: "Notifications du navigateur activées : elles vous parviennent tant qu'un onglet est ouvert.",
+    denied: "Les notifications sont bloquées pour ce site : autorisez-les dans les réglages du navigateur.",
+    unsupported: "Ce navigateur ne reçoit pas de notifications push : vous êtes prévenu tant qu'un onglet est ouvert.",
+    notConfigured:
+      "Les notifications push ne sont pas configurées sur ce serveur : vous êtes prévenu tant qu'un onglet est ouvert.",
+    failed: "Ce navigateur n'a pas pu s'abonner aux notifications push : vous êtes prévenu tant qu'un onglet est ouvert.",
+    workerFailed:
+      "Les notifications push n'ont pas pu être activées sur ce site (service worker indisponible) : vous êtes prévenu tant qu'un onglet est ouvert.",
+    refused: "L'abonnement push n'a pas pu être enregistré. Réessayez plus tard.",
+  },
   prefs: {
     title: "Préférences",
     open: "Préférences de notification",
@@ -340,6 +378,21 @@ const en: Messages = {
   announceUnarchived: "back in the inbox",
   announceUnsnoozed: "back in the inbox",
   actionFailed: "The action did not go through",
+  push: {
+    heading: "Push notifications",
+    enable: "Turn on notifications",
+    enabling: "Turning on…",
+    hint: "To be told even when no tab is open.",
+    enabled: "Push notifications on",
+    disable: "Turn off",
+    browserOnly: "Browser notifications on: they reach you while a tab is open.",
+    denied: "Notifications are blocked for this site: allow them in the browser's settings.",
+    unsupported: "This browser does not receive push notifications: you are told while a tab is open.",
+    notConfigured: "Push notifications are not set up on this server: you are told while a tab is open.",
+    failed: "This browser could not subscribe to push notifications: you are told while a tab is open.",
+    workerFailed: "Push notifications could not start on this site (no service worker): you are told while a tab is open.",
+    refused: "The push subscription could not be saved. Try again later.",
+  },
   prefs: {
     title: "Preferences",
     open: "Notification preferences",

@@ -2,6 +2,7 @@
 import type { ManagerOptions, Socket, SocketOptions } from "socket.io-client";
 
 import type { Locale } from "./i18n.js";
+import type { PushEnvironment } from "./push.js";
 import type { AnyNotification, Cursor } from "./types.js";
 
 /** socket.io-client's `io`, or a stand-in with its signature (tests, other runtimes). */
@@ -49,6 +50,15 @@ export interface TocsinClientOptions {
   since?: Cursor;
   /** Socket.IO transports (default: polling then websocket, as socket.io-client). */
   transports?: ("polling" | "websocket" | "webtransport")[];
+  /**
+   * The service worker `enablePush` registers (default `/tocsin-sw.js`, served by Tocsin);
+   * null: use the worker already controlling the page (one that imports Tocsin's).
+   */
+  serviceWorkerUrl?: string | null;
+  /** The scope to register it with (default: its folder). */
+  serviceWorkerScope?: string;
+  /** For tests and other runtimes: the browser features Web Push uses. */
+  pushEnvironment?: PushEnvironment;
   /** Called when a browser notification is clicked. */
   onNotificationClick?: (item: AnyNotification) => void;
   /** For tests and other runtimes: the `io` function and `fetch` to use. */

@@ -3,6 +3,7 @@
  * status and the preferences. Every part of the client changes it here, then calls
  * `changed()`, which builds a new snapshot and tells the subscribers.
  */
+import type { PushReason, PushState } from "./push.js";
 import type { NotificationStore } from "./store.js";
 import { DEFAULT_PREFERENCES, type AnyNotification, type Counts, type Cursor, type GroupedNotifications, type Preferences } from "./types.js";
 
@@ -45,6 +46,12 @@ export interface TocsinState {
   loadingOlder: boolean;
   /** When the next reconnection attempt is due (epoch ms), or null. */
   reconnectAt: number | null;
+  /** Web Push on this browser (see `enablePush`); `default` until checked or asked. */
+  push: PushState;
+  /** Why the last push attempt did not end subscribed, or null. */
+  pushReason: PushReason | null;
+  /** Whether `push` was checked against the browser and the server (`refreshPush`). */
+  pushChecked: boolean;
 }
 
 /** The part of the state the store does not hold. */
@@ -61,6 +68,9 @@ export interface ClientStatus {
   preferencesLoaded: boolean;
   counts: Counts | null;
   actionError: string | null;
+  push: PushState;
+  pushReason: PushReason | null;
+  pushChecked: boolean;
 }
 
 type Listener = () => void;
@@ -80,6 +90,9 @@ export class ClientState {
     preferencesLoaded: false,
     counts: null,
     actionError: null,
+    push: "default",
+    pushReason: null,
+    pushChecked: false,
   };
   preferences: Preferences = DEFAULT_PREFERENCES;
   private readonly listeners = new Set<Listener>();

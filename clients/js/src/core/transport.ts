@@ -69,7 +69,10 @@ export class Transport {
     return this.http<T>("GET", search ? `${path}?${search}` : path);
   }
 
-  /** An HTTP request to Tocsin's API with the session cookie or token. Raises on a non-2xx answer. */
+  /**
+   * An HTTP request to Tocsin's API with the session cookie or token: the answer's JSON
+   * (undefined when it has no body, as a 201 or 204). Raises on a non-2xx answer.
+   */
   async http<T>(method: string, path: string, body?: unknown): Promise<T> {
     const doFetch = this.host.fetch ?? globalThis.fetch;
     const headers: Record<string, string> = { Accept: "application/json" };
@@ -84,6 +87,7 @@ export class Transport {
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     if (!response.ok) throw new Error(`${method} ${path}: HTTP ${response.status}`);
-    return (await response.json()) as T;
+    const text = await response.text();
+    return (text ? JSON.parse(text) : undefined) as T;
   }
 }

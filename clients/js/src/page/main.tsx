@@ -4,6 +4,7 @@ import { createRoot } from "react-dom/client";
 
 import { messages, type Locale } from "../core/i18n.js";
 import { NotificationCenter } from "../react/NotificationCenter.js";
+import { PushControl } from "../react/PushControl.js";
 import { useWebSocket, type UseWebSocketOptions } from "../react/useWebSocket.js";
 import { SignedOutHelp } from "./help.js";
 
@@ -63,9 +64,7 @@ async function loadSession(): Promise<Loaded> {
 
 function Stats({ options }: { options: UseWebSocketOptions }): ReactElement {
   // The seed's hook, exactly as an app would use it.
-  const { notifications, unreadCount, clientsCount, requestNotificationPermission } = useWebSocket(options);
-  const [permission, setPermission] = useState(typeof Notification === "undefined" ? "denied" : Notification.permission);
-  const fr = locale === "fr";
+  const { notifications, unreadCount, clientsCount } = useWebSocket(options);
   const { counts } = messages(locale);
   return (
     <div className="page-card">
@@ -75,11 +74,10 @@ function Stats({ options }: { options: UseWebSocketOptions }): ReactElement {
         <div className="page-stat"><b>{notifications.deadlines.length}</b><span>{counts.deadlineAlerts(notifications.deadlines.length)}</span></div>
         <div className="page-stat"><b>{clientsCount}</b><span>{counts.connections(clientsCount)}</span></div>
       </div>
-      {permission === "default" && (
-        <button type="button" className="page-btn" onClick={() => void requestNotificationPermission().then(setPermission)}>
-          {fr ? "Activer les notifications du navigateur" : "Enable browser notifications"}
-        </button>
-      )}
+      {/* Browser permission and Web Push, from one click. */}
+      <div className="page-push">
+        <PushControl locale={locale} options={options} />
+      </div>
     </div>
   );
 }

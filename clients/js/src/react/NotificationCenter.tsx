@@ -7,6 +7,8 @@
  * lists the snoozed items (« Reportées », until when, « Réveiller maintenant ») above the
  * archived ones (« Archivées », « Désarchiver »); « Tout archiver » empties the inbox; the
  * gear opens the preferences inside the panel. Items shown in the open panel are marked seen.
+ * « Activer les notifications » (above the tabs until done, and in the preferences) asks the
+ * browser's permission and subscribes to Web Push from the same click.
  *
  * Accessible: the panel is a dialog that keeps focus inside while open (Tab cycles, Escape
  * closes and gives focus back to the bell), tabs follow the ARIA tabs pattern (arrow keys,
@@ -28,6 +30,7 @@ import { ArchiveIcon, BellIcon, BellOffIcon, CheckAllIcon, CloseIcon, SettingsIc
 import { ItemRow } from "./ItemRow.js";
 import { usePanelPlacement } from "./placement.js";
 import { PreferencesView } from "./PreferencesView.js";
+import { PushSettings } from "./PushControl.js";
 import { formatUntil } from "./snooze.js";
 import { injectStyles } from "./styles.js";
 import { useNow } from "./time.js";
@@ -47,6 +50,11 @@ export interface NotificationCenterProps {
   onSelect?: (item: AnyNotification) => void;
   /** Hide the text label next to the bell (the dot stays). */
   hideLabel?: boolean;
+  /**
+   * Offer « Activer les notifications » (browser permission and Web Push) in the panel and
+   * the preferences (default true). Push needs the service worker served at the app's origin.
+   */
+  pushControl?: boolean;
   className?: string;
 }
 
@@ -88,7 +96,7 @@ function usePageVisible(): boolean {
 
 /** The bell, its badge and status, and the notifications panel. */
 export function NotificationCenter(props: NotificationCenterProps): ReactElement {
-  const { locale = "fr", options, defaultOpen = false, onSelect, hideLabel = false, className } = props;
+  const { locale = "fr", options, defaultOpen = false, onSelect, hideLabel = false, pushControl = true, className } = props;
   const t = messages(locale);
   const state = useTocsin({ locale, ...options });
   const [open, setOpen] = useState(defaultOpen);
@@ -257,6 +265,13 @@ export function NotificationCenter(props: NotificationCenterProps): ReactElement
       });
     },
   };
+  const pushProps = {
+    t,
+    client: state.client,
+    push: state.push,
+    pushReason: state.pushReason,
+    pushChecked: state.pushChecked,
+  };
   const openPrefs = () => setPrefsOpen(true);
   const closePrefs = () => {
     setPrefsOpen(false);
@@ -341,6 +356,7 @@ export function NotificationCenter(props: NotificationCenterProps): ReactElement
                 loaded={state.preferencesLoaded}
                 onChange={state.setPreferences}
                 onClose={closePrefs}
+                push={pushControl ? <PushSettings {...pushProps} /> : undefined}
               />
             </div>
           ) : (
@@ -385,6 +401,7 @@ export function NotificationCenter(props: NotificationCenterProps): ReactElement
                   <span>{t.clear}</span>
                 </button>
               </div>
+              {pushControl && <PushSettings {...pushProps} compact />}
               <TabBar tab={tab} onSelect={setTab} unread={unreadIn} t={t} idPrefix={id} />
               <div
                 id={`${id}-tabpanel`}

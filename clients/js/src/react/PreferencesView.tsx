@@ -1,10 +1,11 @@
 /**
  * The preferences view inside the panel: per kind, which channels reach the user (browser,
- * push, e-mail); quiet hours (on/off, from, to, days); the daily digest (off/daily, at).
+ * push, e-mail); quiet hours (on/off, from, to, days); the daily digest (off/daily, at); and
+ * first, when given, the control that turns push on for this browser.
  * Each change is saved at once (`set-preferences`) and the outcome is read out politely.
  * Critical alerts always notify: the view says so above the table.
  */
-import { useEffect, useId, useRef, useState, type ReactElement } from "react";
+import { useEffect, useId, useRef, useState, type ReactElement, type ReactNode } from "react";
 
 import type { Messages } from "../core/i18n.js";
 import { browserTimeZone, parseTime } from "../core/preferences.js";
@@ -17,11 +18,13 @@ export interface PreferencesViewProps {
   loaded: boolean;
   onChange: (update: PreferencesUpdate) => Promise<Preferences | null>;
   onClose: () => void;
+  /** « Activer les notifications » / « Notifications push activées », shown first. */
+  push?: ReactNode;
 }
 
 const DEFAULT_QUIET: Omit<QuietHours, "timezone"> = { start: "20:00", end: "08:00", days: [1, 2, 3, 4, 5, 6, 7] };
 
-export function PreferencesView({ t, preferences, loaded, onChange, onClose }: PreferencesViewProps): ReactElement {
+export function PreferencesView({ t, preferences, loaded, onChange, onClose, push }: PreferencesViewProps): ReactElement {
   const p = t.prefs;
   const id = useId();
   const headingRef = useRef<HTMLHeadingElement>(null);
@@ -60,6 +63,12 @@ export function PreferencesView({ t, preferences, loaded, onChange, onClose }: P
         </h3>
       </div>
       <div className="tocsin-prefs-body">
+        {push && (
+          <fieldset className="tocsin-fieldset">
+            <legend>{t.push.heading}</legend>
+            {push}
+          </fieldset>
+        )}
         <p className="tocsin-note" id={`${id}-critical`} data-testid="tocsin-prefs-critical">
           {p.criticalNote}
         </p>

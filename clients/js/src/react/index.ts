@@ -8,4 +8,5 @@ export {
   type UseWebSocketResult,
 } from "./useWebSocket.js";
 export { NotificationCenter, type NotificationCenterProps, type TabKey } from "./NotificationCenter.js";
+export { PushControl, PushSettings, type PushControlProps, type PushSettingsProps } from "./PushControl.js";
 export { requestNotificationPermission } from "../core/notify.js";

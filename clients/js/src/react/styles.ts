@@ -143,6 +143,13 @@ const CSS = `
   .tocsin-nc>.tocsin-pill{padding:6px}
   .tocsin-nc>.tocsin-pill .tocsin-pill-text{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0,0,0,0);white-space:nowrap}
 }
+.tocsin-push{flex:none;display:flex;flex-wrap:wrap;align-items:center;gap:6px 10px;font-size:12px;line-height:1.4;color:#334155}
+.tocsin-push p{margin:0;flex:1 1 180px;min-width:0}
+.tocsin-push .tocsin-btn{flex:none}
+.tocsin-push.is-compact{margin:0 10px 8px 16px;padding:8px 10px;border-radius:8px;background:#eff6ff;color:#1e3a8a}
+.tocsin-push.is-on p{color:#15803d;font-weight:600}
+.tocsin-push.is-compact.is-on{background:#f0fdf4}
+.tocsin-push.is-compact.is-off{background:#f8fafc;color:#334155}
 .tocsin-sr-only{position:absolute!important;width:1px;height:1px;padding:0;margin:-1px;overflow:hidden;clip:rect(0,0,0,0);white-space:nowrap;border:0}
 `;
 

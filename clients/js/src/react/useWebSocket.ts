@@ -5,6 +5,8 @@ import type {
   ActAck,
   ArchiveAllOptions,
   ChangeAck,
+  PushOptions,
+  PushResult,
   TocsinClient,
   TocsinClientOptions,
   TocsinState,
@@ -50,6 +52,9 @@ export interface UseTocsinResult extends TocsinState {
   counts: Counts | null;
   refreshCounts: () => Promise<Counts | null>;
   setPreferences: (update: PreferencesUpdate) => Promise<Preferences | null>;
+  /** Web Push for this browser (see `TocsinClient.enablePush`; call it from a click). */
+  enablePush: (options?: PushOptions) => Promise<PushResult>;
+  disablePush: (options?: PushOptions) => Promise<PushResult>;
 }
 
 const ClientContext = createContext<TocsinClient | null>(null);
@@ -89,6 +94,8 @@ export function useTocsin(options: UseWebSocketOptions = {}): UseTocsinResult {
       loadSnoozed: (options?: { older?: boolean }) => client.loadSnoozed(options),
       refreshCounts: () => client.counts(),
       setPreferences: (update: PreferencesUpdate) => client.setPreferences(update),
+      enablePush: (options?: PushOptions) => client.enablePush(options),
+      disablePush: (options?: PushOptions) => client.disablePush(options),
     }),
     [client],
   );
