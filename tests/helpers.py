@@ -244,6 +244,22 @@ def email(
     }
 
 
+def critical_alert(
+    user: str, tenant: str, message: str = "Délai OQTF expire demain"
+) -> dict[str, Any]:
+    """A ``deadline-alert`` of urgency ``critical`` (pushed at once, e-mailed if unread)."""
+    return {
+        "event": "deadline-alert",
+        "dossierNumber": "D-2026-021",
+        "message": message,
+        "urgency": "critical",
+        "deadlineType": "OQTF",
+        "remainingDays": 1,
+        "userId": user,
+        "tenantId": tenant,
+    }
+
+
 def tocsin_cli(settings: Settings, *args: str) -> str:
     """Run `tocsin <args> --database-url <the settings' database>`; its stdout, stripped."""
     result = subprocess.run(

@@ -48,7 +48,7 @@ import httpx
 import pytest
 
 from tests.cluster import NodeProcess, RedisProcess
-from tests.helpers import ADMIN_KEY, email, publish, token
+from tests.helpers import ADMIN_KEY, critical_alert, email, publish, token
 from tests.pushdoor import DoorPushService, counts, ports_towards, socket_owner
 from tests.pushservice import BrowserSubscription, ReceivedPush
 from tocsin.push.vapid import generate
@@ -155,19 +155,6 @@ def bearer(user: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token(user, TENANT)}"}
 
 
-def critical_alert(user: str, message: str = "Délai OQTF expire demain") -> dict[str, Any]:
-    return {
-        "event": "deadline-alert",
-        "dossierNumber": "D-2026-021",
-        "message": message,
-        "urgency": "critical",
-        "deadlineType": "OQTF",
-        "remainingDays": 1,
-        "userId": user,
-        "tenantId": TENANT,
-    }
-
-
 @pytest.fixture
 def push_service(point: KillPoint) -> Iterator[DoorPushService]:
     service = DoorPushService(delay=SLOW if point.how == "slow" else 0.0)
@@ -240,13 +227,17 @@ def escalation_bodies() -> list[tuple[str, dict[str, Any]]]:
     bodies: list[tuple[str, dict[str, Any]]] = []
     for user in USERS:
         for n, kind in enumerate(NOTES_PER_USER):
-            body = critical_alert(user) if kind == "critical" else email(user, TENANT, id=f"m{n}")
+            body = (
+                critical_alert(user, TENANT)
+                if kind == "critical"
+                else email(user, TENANT, id=f"m{n}")
+            )
             bodies.append((user, body))
     return bodies
 
 
 def marker_bodies() -> list[tuple[str, dict[str, Any]]]:
-    return [(user, critical_alert(user, "Marqueur de fin")) for user in USERS]
+    return [(user, critical_alert(user, TENANT, "Marqueur de fin")) for user in USERS]
 
 
 async def push_jobs(db: asyncpg.Connection) -> list[asyncpg.Record]:

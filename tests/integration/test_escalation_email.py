@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.conftest import make_settings
-from tests.helpers import ADMIN_KEY, ServerThread, publish, token
+from tests.helpers import ADMIN_KEY, ServerThread, critical_alert, publish, token
 from tests.smtpserver import SmtpServer
 from tocsin.config import Settings
 from tocsin.mail import unsubscribe_token
@@ -22,19 +22,6 @@ from tocsin.mailing import mail_secret
 TENANT = "firm-a"
 EMAIL_AFTER = 1.0
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
-
-
-def critical_alert(message: str, user: str = "alice") -> dict[str, Any]:
-    return {
-        "event": "deadline-alert",
-        "dossierNumber": "D-2026-021",
-        "message": message,
-        "urgency": "critical",
-        "deadlineType": "OQTF",
-        "remainingDays": 1,
-        "userId": user,
-        "tenantId": TENANT,
-    }
 
 
 @pytest.fixture
@@ -81,8 +68,12 @@ async def test_unread_critical_is_emailed_once_and_read_is_not(
     server: ServerThread, http: httpx.AsyncClient, smtp: SmtpServer
 ) -> None:
     await profile(http, "alice", "alice@firm-a.fr")
-    read = (await publish(http, critical_alert("Délai d'appel expire demain"))).json()
-    unread = (await publish(http, critical_alert("Délai OQTF expire demain"))).json()
+    read = (
+        await publish(http, critical_alert("alice", TENANT, "Délai d'appel expire demain"))
+    ).json()
+    unread = (
+        await publish(http, critical_alert("alice", TENANT, "Délai OQTF expire demain"))
+    ).json()
     marked = await http.post(
         "/api/v1/inbox/read",
         json={"ids": [read["id"]]},
@@ -106,7 +97,7 @@ async def test_unread_critical_is_emailed_once_and_read_is_not(
         ("cancelled", "read before the e-mail delay")
     ]
     # A third alert's e-mail arriving second proves no other came in between.
-    await publish(http, critical_alert("Délai de recours expire demain"))
+    await publish(http, critical_alert("alice", TENANT, "Délai de recours expire demain"))
     mails = await smtp.arrived(2, timeout=EMAIL_AFTER + 5)
     assert len(mails) == 2 and "recours" in str(mails[1].message["Subject"])
 
@@ -114,7 +105,7 @@ async def test_unread_critical_is_emailed_once_and_read_is_not(
 async def test_no_address_no_email(
     server: ServerThread, http: httpx.AsyncClient, smtp: SmtpServer
 ) -> None:
-    published = (await publish(http, critical_alert("Délai OQTF", user="bob"))).json()
+    published = (await publish(http, critical_alert("bob", TENANT, "Délai OQTF"))).json()
     log = await delivery_log(http, published["id"])
     assert [(d["status"], d["detail"]) for d in log] == [("cancelled", "no e-mail address")]
     assert smtp.messages == []

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.conftest import make_settings
-from tests.helpers import ADMIN_KEY, ServerThread, email, publish, token
+from tests.helpers import ADMIN_KEY, ServerThread, critical_alert, email, publish, token
 from tests.pushservice import BrowserSubscription, PushService
 from tocsin.config import Settings
 from tocsin.models import Identity
@@ -29,19 +29,6 @@ ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
 def bearer(user: str = "alice") -> dict[str, str]:
     return {"Authorization": f"Bearer {token(user, TENANT)}"}
-
-
-def critical_alert(user: str = "alice") -> dict[str, Any]:
-    return {
-        "event": "deadline-alert",
-        "dossierNumber": "D-2026-021",
-        "message": "Délai OQTF expire demain",
-        "urgency": "critical",
-        "deadlineType": "OQTF",
-        "remainingDays": 1,
-        "userId": user,
-        "tenantId": TENANT,
-    }
 
 
 @pytest.fixture
@@ -96,7 +83,7 @@ async def test_a_critical_alert_is_pushed_at_once_with_urgency_high(
     http: httpx.AsyncClient, push_service: PushService, subscribed: BrowserSubscription
 ) -> None:
     started = time.monotonic()
-    published = (await publish(http, critical_alert())).json()
+    published = (await publish(http, critical_alert("alice", TENANT))).json()
     [push] = await push_service.wait_for_pushes_async(1, timeout=2.0)
     took = push.received_at - started
     print(f"\ncritical alert: publish → push received and decrypted in {took * 1000:.0f} ms")
@@ -126,7 +113,7 @@ async def test_unseen_after_the_delay_is_pushed_and_seen_is_not(
         ("cancelled", "seen before the push delay")
     ]
     # A critical marker pushed after both proves no second push of either came.
-    marker = (await publish(http, critical_alert())).json()
+    marker = (await publish(http, critical_alert("alice", TENANT))).json()
     pushes = await push_service.wait_for_pushes_async(2, timeout=3.0)
     assert [p.payload["id"] for p in pushes] == [unseen["id"], marker["id"]]
 
@@ -139,7 +126,7 @@ async def test_muted_events_are_not_pushed_but_critical_ones_are(
     quiet = (await publish(http, email("alice", TENANT))).json()
     log = await wait_for_delivery(http, quiet["id"], "cancelled", timeout=PUSH_AFTER + 3)
     assert log[0]["detail"] == "push is off for this event in the user's preferences"
-    loud = (await publish(http, critical_alert())).json()
+    loud = (await publish(http, critical_alert("alice", TENANT))).json()
     [push] = await push_service.wait_for_pushes_async(1, timeout=2.0)
     assert push.payload["id"] == loud["id"]
 
@@ -151,7 +138,7 @@ async def test_a_gone_subscription_is_deleted(
     subscribed: BrowserSubscription,
 ) -> None:
     push_service.unsubscribe(subscribed)
-    published = (await publish(http, critical_alert())).json()
+    published = (await publish(http, critical_alert("alice", TENANT))).json()
     log = await wait_for_delivery(http, published["id"], "failed")
     assert [(d["status"], d["detail"]) for d in log] == [("failed", "subscription gone (410)")]
     store = SqlStore(settings.database_url)
@@ -175,8 +162,8 @@ async def test_429_is_retried_after_retry_after_and_delays_no_one_else(
     assert answer.status_code == 201
     push_service.fail_endpoint(subscribed, 429, headers={"Retry-After": "2"})
     started = time.monotonic()
-    alices = (await publish(http, critical_alert("alice"))).json()
-    bob = (await publish(http, critical_alert("bob"))).json()
+    alices = (await publish(http, critical_alert("alice", TENANT))).json()
+    bob = (await publish(http, critical_alert("bob", TENANT))).json()
     [first] = await push_service.wait_for_pushes_async(1, timeout=2.0)
     assert first.payload["id"] == bob["id"] and first.received_at - started < 2.0
     push_service.clear_failures()
