@@ -192,7 +192,8 @@ class Escalation:
         identity = Identity(str(job.tenant_id), str(job.user_id))
         cursor, rule = int(job.payload["cursor"]), str(job.payload["rule"])
         subscription = await self.store.push_subscription(str(job.payload["endpoint"]))
-        if subscription is None or subscription.user_id != identity.user_id:
+        owner = None if subscription is None else (subscription.tenant_id, subscription.user_id)
+        if subscription is None or owner != (identity.tenant_id, identity.user_id):
             await self._log(cursor, identity, "cancelled", "the subscription is gone")
             return
         now = datetime.now(UTC)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -15,9 +16,13 @@ import pytest
 from tests.conftest import make_settings
 from tests.helpers import ADMIN_KEY, ServerThread, critical_alert, email, publish, token
 from tests.pushservice import BrowserSubscription, PushService
+from tocsin.app import create_service
+from tocsin.auth.apikeys import Publisher
 from tocsin.config import Settings
+from tocsin.escalation import PUSH_TO_JOB, Escalation
 from tocsin.models import Identity
 from tocsin.push.vapid import generate
+from tocsin.store.base import JobRecord, PushSubscription, endpoint_hash
 from tocsin.store.sql import SqlStore
 
 TENANT = "firm-a"
@@ -172,3 +177,46 @@ async def test_429_is_retried_after_retry_after_and_delays_no_one_else(
     assert pushes[1].received_at - started >= 2.0
     log = await deliveries(http, alices["id"])
     assert [d["status"] for d in log] == ["deferred", "sent"]
+
+
+@pytest.mark.attack(
+    title="A push meant for one firm's user sent to a same-named user of another firm (issue 18)",
+    tried="a subscription taken over by firm-b's alice between the fan-out and the send of "
+    "firm-a's alice's push",
+    times=1,
+)
+async def test_a_subscription_taken_over_by_another_tenant_gets_nothing(
+    settings: Settings, push_service: PushService
+) -> None:
+    service = create_service(settings)
+    await service.store.open(migrate=True)
+    escalation = Escalation(service)
+    try:
+        admin = Publisher(tenant_id=None, key_id="admin")
+        published = await service.publish(critical_alert("alice", TENANT), admin)
+        subscription = push_service.subscribe(application_server_key=KEYS.public_key)
+        # The browser now belongs to alice of firm-b (same user id, another tenant).
+        await service.store.put_push_subscription(
+            PushSubscription(
+                "firm-b",
+                "alice",
+                subscription.endpoint,
+                subscription.p256dh,
+                subscription.auth,
+                datetime.now(UTC),
+            ),
+            limit=10,
+        )
+        job = JobRecord(
+            key="pushto:test", kind=PUSH_TO_JOB, run_at=datetime.now(UTC),
+            payload={"cursor": published.cursor, "rule": "critical",
+                     "endpoint": endpoint_hash(subscription.endpoint)},
+            tenant_id=TENANT, user_id="alice", attempts=1, status="pending", last_error=None,
+        )  # fmt: skip
+        await escalation.run_push_to(job)
+        [logged] = await service.store.deliveries(published.cursor, 10)
+        assert (logged.status, logged.detail) == ("cancelled", "the subscription is gone")
+        assert push_service.pushes == []
+    finally:
+        await escalation.close()
+        await service.store.close()
