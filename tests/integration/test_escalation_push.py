@@ -175,7 +175,8 @@ async def test_429_is_retried_after_retry_after_and_delays_no_one_else(
     pushes = await push_service.wait_for_pushes_async(2, timeout=6.0)
     assert pushes[1].payload["id"] == alices["id"]
     assert pushes[1].received_at - started >= 2.0
-    log = await deliveries(http, alices["id"])
+    # The push service answers before the node writes "sent": wait for the log line.
+    log = await wait_for_delivery(http, alices["id"], "sent")
     assert [d["status"] for d in log] == ["deferred", "sent"]
 
 
