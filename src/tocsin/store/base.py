@@ -272,6 +272,17 @@ class UserProfile:
 
 
 @dataclass(frozen=True, slots=True)
+class TenantSettings:
+    """A firm's own settings; None means the server's default (DESIGN §8–§9)."""
+
+    tenant_id: str
+    name: str | None = None
+    retention_days: int | None = None
+    push_after: int | None = None
+    email_after: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Delivery:
     """One push or e-mail outcome for one recipient of a notification."""
 
@@ -554,6 +565,14 @@ class Store(ABC):
     @abstractmethod
     async def get_profile(self, tenant_id: str, user_id: str) -> UserProfile | None:
         """A user's profile, if any."""
+
+    @abstractmethod
+    async def put_tenant_settings(self, settings: TenantSettings) -> None:
+        """Store a firm's settings (all of them: a None is the server's default)."""
+
+    @abstractmethod
+    async def get_tenant_settings(self, tenant_id: str) -> TenantSettings:
+        """A firm's settings (all None when it never set any)."""
 
     @abstractmethod
     async def add_deliveries(self, deliveries: Sequence[Delivery]) -> None:

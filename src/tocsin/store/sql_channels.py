@@ -12,9 +12,21 @@ from sqlalchemy import Insert, Table, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from tocsin.models import Identity
-from tocsin.store.base import Delivery, PushSubscription, UserProfile, endpoint_hash
+from tocsin.store.base import (
+    Delivery,
+    PushSubscription,
+    TenantSettings,
+    UserProfile,
+    endpoint_hash,
+)
 from tocsin.store.sql_records import as_utc
-from tocsin.store.tables import deliveries, progress, push_subscriptions, user_profiles
+from tocsin.store.tables import (
+    deliveries,
+    progress,
+    push_subscriptions,
+    tenant_settings,
+    user_profiles,
+)
 
 p = push_subscriptions.c
 
@@ -167,6 +179,32 @@ class ChannelQueries:
         if row is None:
             return None
         return UserProfile(row.tenant_id, row.user_id, row.email, row.locale, row.timezone)
+
+    async def put_tenant_settings(self, settings: TenantSettings) -> None:
+        """Upsert every column."""
+        values: dict[str, Any] = {
+            "tenant_id": settings.tenant_id,
+            "name": settings.name,
+            "retention_days": settings.retention_days,
+            "push_after": settings.push_after,
+            "email_after": settings.email_after,
+            "updated_at": datetime.now(UTC),
+        }
+        async with self._writing() as conn:
+            await conn.execute(self._upsert(tenant_settings, ["tenant_id"], values))
+
+    async def get_tenant_settings(self, tenant_id: str) -> TenantSettings:
+        """By tenant id; all None when absent."""
+        t = tenant_settings.c
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(select(tenant_settings).where(t.tenant_id == tenant_id))
+            ).first()
+        if row is None:
+            return TenantSettings(tenant_id)
+        return TenantSettings(
+            tenant_id, row.name, row.retention_days, row.push_after, row.email_after
+        )
 
     async def add_deliveries(self, items: Sequence[Delivery]) -> None:
         """Insert log rows."""

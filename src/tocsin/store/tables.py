@@ -232,3 +232,18 @@ deliveries = Table(
     Column("at", DateTime(timezone=True), nullable=False),
     Index("ix_deliveries_cursor", "cursor"),
 )
+
+# A firm's own settings (DESIGN §8–§9); a None column means the server's default.
+tenant_settings = Table(
+    "tenant_settings",
+    metadata,
+    Column("tenant_id", String(200), primary_key=True),
+    # The firm's name as its e-mails show it.
+    Column("name", String(200), nullable=True),
+    # Notifications older than this many days are purged (TOCSIN_RETENTION_DAYS).
+    Column("retention_days", Integer, nullable=True),
+    # Escalation delays in seconds (TOCSIN_PUSH_AFTER, TOCSIN_EMAIL_AFTER).
+    Column("push_after", Integer, nullable=True),
+    Column("email_after", Integer, nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
