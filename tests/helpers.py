@@ -43,6 +43,32 @@ def token(user: str, tenant: str, **extra: Any) -> str:
     return mint_jwt(JWT_SECRET, user_id=user, tenant_id=tenant, extra=extra or None)
 
 
+def bearer(user: str, tenant: str, **claims: Any) -> dict[str, str]:
+    """The ``Authorization`` header of a user's token."""
+    return {"Authorization": f"Bearer {token(user, tenant, **claims)}"}
+
+
+ADMIN_HEADERS = {"Authorization": f"Bearer {ADMIN_KEY}"}
+
+
+async def delivery_log(
+    http: Any, notification_id: str, status: str | None = None, timeout: float = 5.0
+) -> list[dict[str, Any]]:
+    """A notification's delivery log (admin key) once it has a line (with ``status``, if
+    given), or as it is after ``timeout`` seconds. The log has no event to wait on: it is
+    polled, bounded by ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = await http.get(
+            f"/api/v1/notifications/{notification_id}/deliveries", headers=ADMIN_HEADERS
+        )
+        found: list[dict[str, Any]] = answer.json()["deliveries"]
+        wanted = found if status is None else [d for d in found if d["status"] == status]
+        if wanted or time.monotonic() > deadline:
+            return found
+        await asyncio.sleep(0.05)
+
+
 def listening_socket() -> socket.socket:
     """A socket bound to a free loopback port, already listening (no port race)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

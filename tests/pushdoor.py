@@ -1,20 +1,17 @@
 """The local push service (tests/pushservice.py) with a door, for tests that kill a node
-while its pushes are in flight, and the /proc look-ups that tell which process sent them.
+while its pushes are in flight (tests/procnet.py tells which process sent them).
 
 At the door a request waits before the push service takes it: ``delay`` seconds each (a
 slow push service), or, once held, until released. A request whose sender hung up while
 it waited is dropped, never accepted, as a push service drops a message whose sender went
 away before it was taken. Every accepted push keeps its sender's TCP port, so that a test
-can say which node sent it (:func:`ports_towards` before the node dies).
+can say which node sent it (:func:`tests.procnet.ports_towards` before the node dies).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 from collections import Counter
-from pathlib import Path
 
 from aiohttp import web
 
@@ -112,6 +109,11 @@ class DoorPushService(PushService):
                 self._lock.notify_all()
         if waits:
             await asyncio.sleep(self.delay)
+            with self._lock:
+                # The door may have closed while this request was being slowly taken in.
+                late = not hold and self._hold_from is not None
+                hold = hold or (late and len(self._pushes) >= (self._hold_from or 0))
+                self.held += late and hold
             if hold:
                 if self._door is None:
                     self._door = asyncio.Event()
@@ -128,33 +130,3 @@ class DoorPushService(PushService):
             with self._lock:
                 self.sender_ports.append(port)
         return response
-
-
-def _tcp_sockets() -> list[tuple[int, int, str]]:
-    """Every IPv4 TCP socket of the machine: local port, remote port, inode link name."""
-    found = []
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        local, remote = (int(address.split(":")[1], 16) for address in fields[1:3])
-        found.append((local, remote, f"socket:[{fields[9]}]"))
-    return found
-
-
-def _sockets_of(pid: int) -> set[str]:
-    held = set()
-    for fd in Path(f"/proc/{pid}/fd").iterdir():
-        with contextlib.suppress(OSError):  # closed while listed
-            held.add(os.readlink(fd))
-    return held
-
-
-def socket_owner(port: int, pids: list[int]) -> int | None:
-    """Which of ``pids`` holds the TCP socket bound to local ``port`` (Linux /proc)."""
-    inodes = {inode for local, _, inode in _tcp_sockets() if local == port}
-    return next((pid for pid in pids if _sockets_of(pid) & inodes), None)
-
-
-def ports_towards(pid: int, remote: int) -> frozenset[int]:
-    """The local ports of process ``pid``'s TCP connections to port ``remote``."""
-    mine = _sockets_of(pid)
-    return frozenset(local for local, to, inode in _tcp_sockets() if to == remote and inode in mine)

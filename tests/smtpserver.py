@@ -194,6 +194,10 @@ class SmtpServer:
         """:meth:`wait_for` without blocking the caller's event loop."""
         return await asyncio.to_thread(self.wait_for, count, timeout)
 
+    def _handler(self) -> _Handler:
+        """aiosmtpd's hooks for this server (a subclass may extend them)."""
+        return _Handler(self)
+
     def _take(self, stage: Stage) -> str | None:
         with self._changed:
             for index, failure in enumerate(self._failures):
@@ -235,7 +239,7 @@ class SmtpServer:
             kwargs["auth_require_tls"] = self.tls == "starttls"
         sock = listening_socket()
         self.port = sock.getsockname()[1]
-        self._controller = _Controller(_Handler(self), sock, **kwargs)
+        self._controller = _Controller(self._handler(), sock, **kwargs)
         try:
             self._controller.start()
         except BaseException:

@@ -11,12 +11,15 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from tocsin import __version__
+from tocsin.admin import mount_admin
+from tocsin.api import audit as audit_routes
 from tocsin.api import channels as channel_routes
 from tocsin.api import deadlines as deadline_routes
 from tocsin.api import health, inbound, routes
 from tocsin.api import inbox as inbox_routes
 from tocsin.api import mail as mail_routes
 from tocsin.api import preferences as preference_routes
+from tocsin.api import privacy as privacy_routes
 from tocsin.api.docs import mount_docs
 from tocsin.api.errors import install_error_handlers
 from tocsin.api.security_headers import SecurityHeaders
@@ -26,13 +29,16 @@ from tocsin.bus.redis import RedisBus
 from tocsin.config import Settings, load_settings
 from tocsin.deadlines.scheduler import DeadlineScheduler
 from tocsin.deadlines.service import DeadlineService
+from tocsin.digest import Digests
 from tocsin.escalation import Escalation
 from tocsin.gcpolicy import ScheduledFullCollections, freeze_startup_objects, watch_collections
 from tocsin.ingest import start_mailbox_watchers
 from tocsin.jobrunner import JobRunner
 from tocsin.mailing import Mailing
+from tocsin.outbox import OutboxConsumer
 from tocsin.realtime.engine import SocketIOApp
 from tocsin.realtime.server import create_socketio_server
+from tocsin.retention import Retention
 from tocsin.service import NotificationService
 from tocsin.startup import ShortStartupFailure, cannot_open
 from tocsin.store.sql import SqlStore
@@ -82,17 +88,36 @@ def create_app(settings: Settings | None = None, service: NotificationService | 
     deadlines = DeadlineService(service)
     mailing = Mailing(service)
     escalation = Escalation(service, mailing)
+    digests = Digests(service, mailing)
+    service.recipient_hooks.append(digests.on_recipient_changed)
+    retention = Retention(service)
     jobs = JobRunner(
         service.store,
-        {**service.job_handlers(), **escalation.handlers(), **mailing.handlers()},
+        {
+            **service.job_handlers(),
+            **escalation.handlers(),
+            **mailing.handlers(),
+            **digests.handlers(),
+            **retention.handlers(),
+        },
         poll_interval=settings.jobs_poll_interval,
         lease=settings.jobs_lease,
-        before_claim=[escalation.plan],
+        before_claim=[escalation.plan, digests.plan_hourly, retention.plan],
     )
     service.on_jobs_added(jobs.wake)
     if escalation.planning:
         # A critical notification is pushed at once: plan it now, not at the next tick.
         service.on_stored(lambda _notes: jobs.wake())
+    outbox = (
+        OutboxConsumer(
+            service,
+            settings.database_url,
+            poll_interval=settings.outbox_poll,
+            max_bytes=settings.max_body_bytes,
+        )
+        if settings.outbox and not settings.is_sqlite
+        else None
+    )
     scheduler = (
         DeadlineScheduler(
             deadlines, settings.deadlines_time, settings.timezone, settings.deadlines_interval
@@ -116,6 +141,8 @@ def create_app(settings: Settings | None = None, service: NotificationService | 
             raise cannot_open("TOCSIN_REDIS_URL", settings.redis_url, exc) from exc
         watchers = start_mailbox_watchers(service)
         await jobs.start()
+        if outbox is not None:
+            await outbox.start()
         if scheduler is not None:
             await scheduler.start()
         watch_collections()
@@ -135,10 +162,14 @@ def create_app(settings: Settings | None = None, service: NotificationService | 
             if full_collections is not None:
                 await full_collections.stop()
             await watchers.stop()
+            if outbox is not None:
+                await outbox.stop()
             await jobs.stop()
             await escalation.close()
             if scheduler is not None:
                 await scheduler.stop()
+            # Before the bus: its last message tells the other nodes its sockets are gone.
+            await dispatcher.presence.stop()
             await service.bus.stop()
             await dispatcher.stop()
             await service.authenticator.aclose()
@@ -158,6 +189,8 @@ def create_app(settings: Settings | None = None, service: NotificationService | 
     api.state.deadlines = deadlines
     api.state.jobs = jobs
     api.state.mailing = mailing
+    api.state.retention = retention
+    api.state.outbox = outbox
     install_error_handlers(api)
     api.add_middleware(SecurityHeaders)
     api.add_middleware(ShortStartupFailure)
@@ -166,10 +199,13 @@ def create_app(settings: Settings | None = None, service: NotificationService | 
     api.include_router(inbox_routes.router)
     api.include_router(preference_routes.router)
     api.include_router(channel_routes.router)
+    api.include_router(privacy_routes.router)
+    api.include_router(audit_routes.router)
     api.include_router(mail_routes.router)
     api.include_router(deadline_routes.router)
     api.include_router(inbound.router)
     mount_web(api)
+    mount_admin(api)
     mount_docs(api)
     api.openapi = lambda: _openapi(api)  # type: ignore[method-assign]
     if not settings.websocket_enabled:

@@ -4,10 +4,9 @@ user profiles (where to e-mail them), and the delivery log. Mixed into
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -18,6 +17,7 @@ from tocsin.errors import NotFound, ValidationFailed
 from tocsin.models import Identity
 from tocsin.preferencecases import may_manage
 from tocsin.push.allowlist import MAX_ENDPOINT, endpoint_allowed, parse_pattern
+from tocsin.push.sender import Subscription, parse_subscription
 from tocsin.store.base import Delivery, PushSubscription, Store, UserProfile
 
 # Browsers keep one subscription per profile and origin: a user with more is an attack.
@@ -30,16 +30,18 @@ LOCALES = ("fr", "en")
 _EMAIL = re.compile(r"^[^@\s<>\"]{1,64}@[^@\s<>\"]{1,255}$")
 
 
-def _base64url(value: Any, field: str, size: int) -> str:
-    if not isinstance(value, str) or len(value) > 200:
-        raise ValidationFailed(f"{field}: must be a base64url string", field=field)
+def _checked_keys(endpoint: str, keys: dict[str, Any]) -> Subscription:
+    """The subscription's keys, checked as the sender will use them (a P-256 point and a
+    16-byte secret), each error naming its field."""
+    for name, longest in (("p256dh", 200), ("auth", 100)):
+        value = keys.get(name)
+        if not isinstance(value, str) or not value or len(value) > longest:
+            raise ValidationFailed(f"keys.{name}: must be a base64url string", field=f"keys.{name}")
     try:
-        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-    except (binascii.Error, ValueError):
-        raise ValidationFailed(f"{field}: not base64url", field=field) from None
-    if len(raw) != size:
-        raise ValidationFailed(f"{field}: must decode to {size} bytes", field=field)
-    return value
+        return parse_subscription({"endpoint": endpoint, "keys": keys})
+    except ValueError as exc:
+        field = "keys.p256dh" if "p256dh" in str(exc) else "keys.auth"
+        raise ValidationFailed(f"{field}: {exc}", field=field) from None
 
 
 def valid_email(value: Any) -> str | None:
@@ -55,6 +57,7 @@ class ChannelCases:
     settings: Settings
     store: Store
     _emails_seen: OrderedDict[tuple[str, str], str]
+    _recipient_changed: Callable[[Identity | None, str], Awaitable[None]]
 
     # -- Web Push subscriptions ---------------------------------------------------------
 
@@ -79,12 +82,13 @@ class ChannelCases:
         keys = raw.get("keys")
         if not isinstance(keys, dict):
             raise ValidationFailed("keys: must hold p256dh and auth", field="keys")
+        checked = _checked_keys(endpoint, keys)
         subscription = PushSubscription(
             tenant_id=identity.tenant_id,
             user_id=identity.user_id,
             endpoint=endpoint,
-            p256dh=_base64url(keys.get("p256dh"), "keys.p256dh", 65),
-            auth=_base64url(keys.get("auth"), "keys.auth", 16),
+            p256dh=checked.p256dh,
+            auth=checked.auth,
             created_at=datetime.now(UTC),
         )
         if not await self.store.put_push_subscription(subscription, MAX_SUBSCRIPTIONS_PER_USER):
@@ -129,6 +133,7 @@ class ChannelCases:
             raise ValidationFailed("userId: must be a user id", field="userId")
         profile = UserProfile(tenant_id, user_id, email, locale, zone)
         await self.store.put_profile(profile)
+        await self._recipient_changed(Identity(tenant_id, user_id), tenant_id)
         return profile_json(profile)
 
     async def get_profile(
@@ -155,6 +160,7 @@ class ChannelCases:
         await self.store.put_profile(
             UserProfile(identity.tenant_id, identity.user_id, email, None, None), only_email=True
         )
+        await self._recipient_changed(identity, identity.tenant_id)
         self._emails_seen[key] = email
         self._emails_seen.move_to_end(key)
         while len(self._emails_seen) > REMEMBERED_EMAILS:

@@ -1,5 +1,5 @@
 """The ``tocsin`` command line: serve, demo, migrate, keys, send, deadlines, token,
-checktoken, checkconfig, vapid."""
+checktoken, checkconfig, vapid, users (erase, export), retention."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import re
 import socket
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from tocsin import dblocation
@@ -21,6 +21,7 @@ from tocsin.config import ConfigError, Settings, load_settings
 from tocsin.demo import add_demo_command
 from tocsin.errors import TocsinError
 from tocsin.models import NOTIFICATION_EVENTS
+from tocsin.privacycli import add_privacy_commands
 from tocsin.redact import redact
 from tocsin.startup import StartupError, describe_failure, ensure_port_free, missing_secrets
 
@@ -185,12 +186,25 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return _with_service(args, done)
 
 
+def cli_actor() -> str:
+    """Who runs the command, as the audit log names them: ``cli:<login>`` (``cli`` when the
+    system cannot say, e.g. a container's user without a name)."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
 def cmd_keys(args: argparse.Namespace) -> int:
-    """Create, list or revoke publisher API keys."""
+    """Create, list or revoke publisher API keys (creation and revocation are audited)."""
 
     async def action(service: Any) -> int:
         if args.keys_command == "create":
-            full, record = await service.create_api_key(args.tenant, args.name or "")
+            full, record = await service.create_api_key(
+                args.tenant, args.name or "", actor=cli_actor()
+            )
             print(full)
             print(
                 f"key id {record.key_id} for tenant {record.tenant_id}: "
@@ -206,7 +220,7 @@ def cmd_keys(args: argparse.Namespace) -> int:
                     f"{record.created_at.isoformat()}\t{record.name}"
                 )
         else:
-            await service.revoke_api_key(args.key_id)
+            await service.revoke_api_key(args.key_id, actor=cli_actor())
             print(f"revoked {args.key_id}")
         return 0
 
@@ -291,6 +305,33 @@ def cmd_deadlines(args: argparse.Namespace) -> int:
         else:
             report = await deadlines.check(args.now)
             print(json.dumps(report.to_json()))
+        return 0
+
+    return _with_service(args, action)
+
+
+def cmd_digest(args: argparse.Namespace) -> int:
+    """Send the daily digests due at ``--now`` (default: now), as the nodes would."""
+    from tocsin.digest import Digests
+    from tocsin.jobrunner import JobRunner
+    from tocsin.mailing import Mailing
+
+    now = (args.now or datetime.now(UTC)).astimezone(UTC)
+
+    async def action(service: Any) -> int:
+        digests = Digests(service, Mailing(service), clock=lambda: now)
+        if not digests.enabled:
+            raise ConfigError("TOCSIN_SMTP_URL and TOCSIN_MAIL_FROM: set both to send digests")
+        written = await digests.plan_today(now)
+        runner = JobRunner(
+            service.store,
+            digests.handlers(),
+            poll_interval=1.0,
+            lease=service.settings.jobs_lease,
+            only_kinds=True,
+        )
+        ran = await runner.run_due(now)
+        print(json.dumps({"planned": written, "run": ran, **dict(digests.outcomes)}))
         return 0
 
     return _with_service(args, action)
@@ -511,6 +552,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     deadlines.set_defaults(func=cmd_deadlines)
 
+    digest = sub.add_parser("digest", help="send the daily e-mail digests")
+    digest_sub = digest.add_subparsers(
+        dest="digest_command", required=True, title="commands", metavar="COMMAND"
+    )
+    run_digest = with_db(
+        digest_sub.add_parser("run", help="send the digests due now (each user's hour passed)")
+    )
+    run_digest.add_argument(
+        "--now", type=_instant, help="the clock to use, with offset: 2027-03-28T08:00+02:00"
+    )
+    digest.set_defaults(func=cmd_digest)
+
     token = sub.add_parser("token", help="print a development JWT for a user")
     token.add_argument("--user", required=True, type=_text, help="userId (claims id and sub)")
     token.add_argument("--tenant", required=True, type=_text, help="tenantId")
@@ -536,6 +589,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     vapid_sub.add_parser("generate", help="print a new key pair (TOCSIN_VAPID_PRIVATE_KEY=…)")
     vapid.set_defaults(func=cmd_vapid)
+    add_privacy_commands(sub, with_db)
     add_demo_command(sub)
     return parser
 

@@ -109,6 +109,14 @@ class Settings(BaseSettings):
         le=10,
         validation_alias=_env("TOCSIN_CLIENTS_COUNT_DEBOUNCE"),
     )
+    presence_interval: float = Field(
+        default=5.0,
+        gt=0,
+        le=60,
+        validation_alias=_env("TOCSIN_PRESENCE_INTERVAL"),
+        description="Seconds between a node's reports of its sockets per tenant on the Redis "
+        "bus (clients-count across nodes); a node silent for three is counted out.",
+    )
     max_body_bytes: int = Field(
         default=1_048_576,
         ge=1024,
@@ -221,6 +229,14 @@ class Settings(BaseSettings):
         validation_alias=_env("TOCSIN_EMAIL_AFTER"),
         description="Seconds a critical notification may stay unread before it is e-mailed.",
     )
+    retention_days: int = Field(
+        default=365,
+        ge=1,
+        le=36_500,
+        validation_alias=_env("TOCSIN_RETENTION_DAYS"),
+        description="Days a notification is kept (a firm's own setting overrides it); a "
+        "daily purge removes older ones with their states, deliveries and jobs.",
+    )
     public_url: str | None = Field(
         default=None,
         pattern=r"^https?://[^\s<>\"']+$",
@@ -258,6 +274,18 @@ class Settings(BaseSettings):
         gt=0,
         validation_alias=_env("TOCSIN_JOBS_LEASE"),
         description="Seconds a node holds a claimed job before another may run it.",
+    )
+    outbox: bool = Field(
+        default=True,
+        validation_alias=_env("TOCSIN_OUTBOX"),
+        description="Consume the transactional outbox (PostgreSQL stores only; docs/outbox.md).",
+    )
+    outbox_poll: float = Field(
+        default=5.0,
+        gt=0,
+        le=300,
+        validation_alias=_env("TOCSIN_OUTBOX_POLL"),
+        description="Seconds between looks at the outbox besides its NOTIFY (a safety net).",
     )
     publish_rate: float = Field(
         default=1000.0,

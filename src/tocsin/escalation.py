@@ -18,6 +18,7 @@ users who subscribed to push; one to everyone is not pushed.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
@@ -32,7 +33,14 @@ from tocsin.push.payload import topic_for
 from tocsin.push.sender import new_push_client, send_push
 from tocsin.push.vapid import VapidKey, load_private_key
 from tocsin.service import NotificationService
-from tocsin.store.base import Delivery, InboxItem, NewJob, endpoint_hash, identity_hash
+from tocsin.store.base import (
+    Delivery,
+    InboxItem,
+    NewJob,
+    TenantSettings,
+    endpoint_hash,
+    identity_hash,
+)
 
 log = logging.getLogger("tocsin.escalation")
 
@@ -54,9 +62,16 @@ def push_job_key(cursor: int, identity: Identity, rule: str) -> str:
 class Escalation:
     """Plans and runs the push jobs of one node."""
 
-    def __init__(self, service: NotificationService, mailing: Mailing | None = None) -> None:
+    def __init__(
+        self,
+        service: NotificationService,
+        mailing: Mailing | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         self.service = service
         self.mailing = mailing
+        # What quiet hours are checked against (the tests' own time).
+        self.clock = clock or (lambda: datetime.now(UTC))
         self.settings = service.settings
         self.store = service.store
         key = self.settings.vapid_private_key
@@ -98,12 +113,16 @@ class Escalation:
         if not notes:
             return 0
         jobs: list[NewJob] = []
+        firms: dict[str, TenantSettings] = {}
         for note in notes:
+            firm = await self._firm(note.tenant_id or "", firms)
+            push_after = _or(firm.push_after, self.settings.push_after)
+            email_after = _or(firm.email_after, self.settings.email_after)
             for identity in await self._recipients(note):
                 if self.enabled:
-                    jobs.append(self._push_job(note, identity))
+                    jobs.append(self._push_job(note, identity, push_after))
                 if self.mailing is not None:
-                    jobs.extend(self.mailing.jobs_for(note, identity))
+                    jobs.extend(self.mailing.jobs_for(note, identity, email_after))
         await self.store.enqueue_jobs(jobs)
         await self.store.advance_progress(PLANNER, notes[-1].cursor)
         return len(notes)
@@ -118,11 +137,19 @@ class Escalation:
             return found
         return []
 
-    def _push_job(self, note: StoredNotification, identity: Identity) -> NewJob:
+    async def _firm(self, tenant_id: str, known: dict[str, TenantSettings]) -> TenantSettings:
+        """A tenant's settings (its escalation delays), read once per planning run."""
+        if tenant_id not in known:
+            known[tenant_id] = (
+                await self.store.get_tenant_settings(tenant_id) if tenant_id else TenantSettings("")
+            )
+        return known[tenant_id]
+
+    def _push_job(self, note: StoredNotification, identity: Identity, after: float) -> NewJob:
         critical = note.critical
         rule = RULE_NOW if critical else RULE_UNSEEN
         accepted = note.accepted_at or datetime.now(UTC)
-        run_at = accepted if critical else accepted + timedelta(seconds=self.settings.push_after)
+        run_at = accepted if critical else accepted + timedelta(seconds=after)
         return NewJob(
             key=push_job_key(note.cursor, identity, rule),
             kind=PUSH_JOB,
@@ -138,32 +165,37 @@ class Escalation:
         self, identity: Identity, cursor: int, rule: str, now: datetime
     ) -> tuple[InboxItem | None, str | None, datetime | None]:
         """The item, and why not to push it (None: push), or when to (quiet hours)."""
+        item, refusal = await self._unseen_item(identity, cursor, rule)
+        if item is None or refusal is not None:
+            return item, refusal, None
+        note = item.notification
+        if note.critical:
+            return item, None, None
+        effective = await self.service.effective_preferences(identity)
+        choice = cast(dict[str, preferences.ChannelChoice], effective.events).get(note.event)
+        if choice is None or not choice.push:
+            return item, "push is off for this event in the user's preferences", None
+        return item, None, preferences.quiet_hours_end(effective.quietHours, now)
+
+    async def _unseen_item(
+        self, identity: Identity, cursor: int, rule: str
+    ) -> tuple[InboxItem | None, str | None]:
+        """The item, and why it no longer needs a push (None: it still does)."""
         item = await self.store.item(identity, cursor)
         if item is None:
-            return None, "no longer in the inbox", None
+            return None, "no longer in the inbox"
         if rule == RULE_UNSEEN and (item.seen or item.archived or item.action is not None):
-            return item, "seen before the push delay", None
-        note = item.notification
-        prefs = await self.service.preferences_of(identity)
-        effective = preferences.Preferences.model_validate(prefs)
-        critical = note.critical
-        events = cast(dict[str, preferences.ChannelChoice], effective.events)
-        choice = events.get(note.event)
-        if not critical and (choice is None or not choice.push):
-            return item, "push is off for this event in the user's preferences", None
-        end = None if critical else preferences.quiet_hours_end(effective.quietHours, now)
-        if end is not None:
-            return item, None, end
-        return item, None, None
+            return item, "seen before the push delay"
+        return item, None
 
     async def run_push(self, job: Any) -> None:
         """Check the state and preferences, then write one ``pushto`` job per subscription."""
         identity = Identity(str(job.tenant_id), str(job.user_id))
         cursor, rule = int(job.payload["cursor"]), str(job.payload["rule"])
-        now = datetime.now(UTC)
-        _item, refusal, later = await self._still_wanted(identity, cursor, rule, now)
+        now = self.clock()
+        item, refusal, later = await self._still_wanted(identity, cursor, rule, now)
         if refusal is not None:
-            await self._log(cursor, identity, "cancelled", refusal)
+            await self._cancelled(cursor, identity, item, refusal)
             return
         if later is not None:
             await self._log(cursor, identity, "deferred", f"quiet hours until {later.isoformat()}")
@@ -196,16 +228,16 @@ class Escalation:
         if subscription is None or owner != (identity.tenant_id, identity.user_id):
             await self._log(cursor, identity, "cancelled", "the subscription is gone")
             return
-        now = datetime.now(UTC)
-        item, refusal, later = await self._still_wanted(identity, cursor, rule, now)
+        now = self.clock()
+        # Preferences and quiet hours were checked by the parent job a moment ago; the
+        # state may have changed since (seen on another device).
+        item, refusal = await self._unseen_item(identity, cursor, rule)
         if refusal is not None or item is None:
-            await self._log(cursor, identity, "cancelled", refusal or "gone")
+            await self._cancelled(cursor, identity, item, refusal or "gone")
             return
-        if later is not None:
-            raise Reschedule(later, "quiet hours")
         note = item.notification
         badge = await self.service.badge(identity)
-        payload = await self._payload(identity, item, badge.unread)
+        payload = await self.push_payload(identity, item, badge.unread)
         if self._client is None:
             self._client = new_push_client()
         outcome = await send_push(
@@ -240,7 +272,11 @@ class Escalation:
             await self._log(cursor, identity, "deferred", f"retry in {wait:g} s ({outcome.status})")
             raise Reschedule(now + timedelta(seconds=wait), f"push service: {outcome.reason}")
 
-    async def _payload(self, identity: Identity, item: InboxItem, unread: int) -> dict[str, Any]:
+    async def push_payload(
+        self, identity: Identity, item: InboxItem, unread: int
+    ) -> dict[str, Any]:
+        """What a push of ``item`` carries (DESIGN §8): its id, event, title and body in the
+        user's language, its link, whether it is critical, and the unread count."""
         from tocsin.mail.describe import describe
         from tocsin.mail.wording import words
 
@@ -260,6 +296,14 @@ class Escalation:
             payload["url"] = view.action_link.url
         return payload
 
+    async def _cancelled(
+        self, cursor: int, identity: Identity, item: InboxItem | None, why: str
+    ) -> None:
+        # A notification gone from the user's inbox may be gone for good (retention, the
+        # user's erasure): a log line would bring the user's id back into the store.
+        if item is not None:
+            await self._log(cursor, identity, "cancelled", why)
+
     async def _log(self, cursor: int, identity: Identity, status: str, detail: str | None) -> None:
         await self.store.add_deliveries(
             [
@@ -274,3 +318,8 @@ class Escalation:
                 )
             ]
         )
+
+
+def _or(own: int | None, default: float) -> float:
+    """A tenant's setting, else the server's."""
+    return float(own) if own is not None else default

@@ -16,6 +16,7 @@ import contextlib
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -66,6 +67,7 @@ class JobRunner:
         poll_interval: float,
         lease: float,
         before_claim: list[Callable[[], Awaitable[object]]] | None = None,
+        only_kinds: bool = False,
     ) -> None:
         self.store = store
         self.handlers = handlers
@@ -73,6 +75,8 @@ class JobRunner:
         self.lease = lease
         # Run before each claim (the escalation planner writes the jobs due now).
         self.before_claim = before_claim or []
+        # Claim only the kinds of ``handlers`` (a one-off runner: ``tocsin digest run``).
+        self.kinds = list(handlers) if only_kinds else None
         self.worker = worker_name()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -100,18 +104,23 @@ class JobRunner:
             await step()
         ran = 0
         while True:
-            moment = now or datetime.now(UTC)
-            claimed = await self.store.claim_jobs(self.worker, moment, self.lease, CLAIM_BATCH)
+            # In UTC: SQLite compares stored times as text.
+            moment = now.astimezone(UTC) if now is not None else datetime.now(UTC)
+            claimed = await self.store.claim_jobs(
+                self.worker, moment, self.lease, CLAIM_BATCH, self.kinds
+            )
             for job in claimed:
-                await self._run_one(job)
+                await self._run_one(job, moment if now is not None else None)
             ran += len(claimed)
             if len(claimed) < CLAIM_BATCH:
                 return ran
 
-    async def _run_one(self, job: JobRecord) -> None:
+    async def _run_one(self, job: JobRecord, now: datetime | None) -> None:
         # A batch's jobs run one after another: each gets a full lease as it starts, so a
         # slow batch does not outlast the claim's lease and let another node run its tail.
-        if not await self.store.renew_job(job.key, self.worker, datetime.now(UTC), self.lease):
+        # (On the caller's clock, if it gave one: its claims are on that clock too.)
+        start = now or datetime.now(UTC)
+        if not await self.store.renew_job(job.key, self.worker, start, self.lease):
             metrics.JOBS.labels(job.kind, "lost").inc()
             return
         handler = self.handlers.get(job.kind)
@@ -121,6 +130,9 @@ class JobRunner:
                 job.key, self.worker, _later(RETRY_MAX), f"no handler for {job.kind!r}"
             )
             return
+        # Renewed while the handler runs, however long it takes (an SMTP server may take
+        # minutes to answer the end of DATA): only a dead node's jobs go to another.
+        keeper = asyncio.create_task(self._keep_lease(job.key, start), name="tocsin-lease")
         try:
             await handler(job)
         except asyncio.CancelledError:
@@ -134,8 +146,26 @@ class JobRunner:
                 raise
             await self._failed(job, exc)
             return
+        finally:
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
         await self.store.finish_job(job.key, self.worker, "done", None)
         metrics.JOBS.labels(job.kind, "done").inc()
+
+    async def _keep_lease(self, key: str, start: datetime) -> None:
+        """Renew a running job's lease every third of it, on the clock it started on,
+        until the job is no longer this node's."""
+        began = time.monotonic()
+        while True:
+            await asyncio.sleep(self.lease / 3)
+            moment = start + timedelta(seconds=time.monotonic() - began)
+            try:
+                if not await self.store.renew_job(key, self.worker, moment, self.lease):
+                    return
+            except Exception:
+                # The store is away a moment: the next renewal may do, before the lease ends.
+                log.warning("could not renew the lease of job %s", key, exc_info=True)
 
     async def _failed(self, job: JobRecord, exc: Exception) -> None:
         error = f"{type(exc).__name__}: {exc}"[:2000]

@@ -11,7 +11,6 @@ that mail systems can tell it is the same message.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,7 +19,9 @@ from tocsin.config import Settings
 from tocsin.jobrunner import MAX_ATTEMPTS, Handler, Reschedule, retry_delay
 from tocsin.mail import (
     MailContext,
+    MailOutcome,
     MailStatus,
+    RenderedMail,
     build_message,
     read_unsubscribe_token,
     render_notification,
@@ -29,8 +30,9 @@ from tocsin.mail import (
     unsubscribe_url,
 )
 from tocsin.models import Identity, StoredNotification
+from tocsin.serverkeys import server_key
 from tocsin.service import NotificationService
-from tocsin.store.base import Delivery, NewJob, identity_hash
+from tocsin.store.base import Delivery, NewJob, UserProfile, identity_hash
 
 log = logging.getLogger("tocsin.mailing")
 
@@ -43,15 +45,8 @@ def mail_secret(settings: Settings) -> str | None:
     server's other secrets (so a link keeps working across restarts), else None."""
     if settings.mail_secret:
         return settings.mail_secret
-    for secret in (
-        settings.jwt_secret,
-        settings.auth_secret,
-        settings.nextauth_secret,
-        settings.admin_key,
-    ):
-        if secret:
-            return hashlib.sha256(b"tocsin-unsubscribe\0" + secret.encode()).hexdigest()
-    return None
+    key = server_key(settings, "unsubscribe")
+    return key.hex() if key is not None else None
 
 
 class Mailing:
@@ -71,16 +66,20 @@ class Mailing:
         """The job kinds run here."""
         return {EMAIL_JOB: self.run_email}
 
-    def jobs_for(self, note: StoredNotification, identity: Identity) -> list[NewJob]:
-        """The e-mail jobs a notification owes one recipient: critical ones, if unread."""
+    def jobs_for(
+        self, note: StoredNotification, identity: Identity, after: float | None = None
+    ) -> list[NewJob]:
+        """The e-mail jobs a notification owes one recipient: critical ones, if unread
+        ``after`` seconds (default ``TOCSIN_EMAIL_AFTER``)."""
         if not self.enabled or not note.critical:
             return []
         accepted = note.accepted_at or datetime.now(UTC)
+        delay = self.settings.email_after if after is None else after
         return [
             NewJob(
                 key=f"{EMAIL_JOB}:{note.cursor}:{identity_hash(identity)}:{RULE_UNREAD}",
                 kind=EMAIL_JOB,
-                run_at=accepted + timedelta(seconds=self.settings.email_after),
+                run_at=accepted + timedelta(seconds=delay),
                 payload={"cursor": note.cursor, "rule": RULE_UNREAD},
                 tenant_id=identity.tenant_id,
                 user_id=identity.user_id,
@@ -92,7 +91,10 @@ class Mailing:
         identity = Identity(str(job.tenant_id), str(job.user_id))
         cursor = int(job.payload["cursor"])
         item = await self.store.item(identity, cursor)
-        if item is None or item.read or item.archived or item.action is not None:
+        if item is None:
+            # Gone (cleared, purged, or its user erased): nothing to send, nor to log.
+            return
+        if item.read or item.archived or item.action is not None:
             await self._log(cursor, identity, "cancelled", "read before the e-mail delay")
             return
         profile = await self.store.get_profile(identity.tenant_id, identity.user_id)
@@ -100,29 +102,11 @@ class Mailing:
             await self._log(cursor, identity, "cancelled", "no e-mail address")
             return
         note = item.notification
-        public = self.settings.public_url
-        context = MailContext(
-            firm=identity.tenant_id,
-            app_url=self.settings.app_url or public or "http://localhost/",
-            locale=profile.locale or self.settings.locale,
-            timezone=profile.timezone or self.settings.timezone,
-        )
-        secret = mail_secret(self.settings)
+        context = await self.context_for(profile)
         # A critical item cannot be muted: its e-mail offers no way to turn e-mail off.
-        link = None
-        if public and secret and not note.critical:
-            token = unsubscribe_token(secret, identity.tenant_id, identity.user_id, note.event)
-            link = unsubscribe_url(public, token)
+        link = None if note.critical else self.unsubscribe_link(identity, note.event)
         content = render_notification(note, context, unsubscribe_url=link)
-        assert self.settings.mail_from is not None
-        message = build_message(
-            content,
-            mail_from=self.settings.mail_from,
-            to=profile.email,
-            unsubscribe_url=link,
-            message_key=job.key,
-        )
-        outcome = await send_mail(self.settings, message)
+        outcome = await self.send(content, profile.email, link, job.key)
         if outcome.status is MailStatus.SENT:
             await self._log(cursor, identity, "sent", None)
         elif outcome.status is MailStatus.REJECTED or job.attempts >= MAX_ATTEMPTS:
@@ -133,6 +117,42 @@ class Mailing:
                 cursor, identity, "deferred", f"retry in {wait:g} s: {outcome.reason[:200]}"
             )
             raise Reschedule(datetime.now(UTC) + timedelta(seconds=wait), outcome.reason)
+
+    async def context_for(self, profile: UserProfile) -> MailContext:
+        """Who an e-mail to ``profile`` is from (the firm's name, else its id) and in which
+        language and time zone it is written."""
+        firm = await self.store.get_tenant_settings(profile.tenant_id)
+        return MailContext(
+            firm=firm.name or profile.tenant_id,
+            app_url=self.settings.app_url or self.settings.public_url or "http://localhost/",
+            locale=profile.locale or self.settings.locale,
+            timezone=profile.timezone or self.settings.timezone,
+        )
+
+    def unsubscribe_link(self, identity: Identity, event: str) -> str | None:
+        """The one-click link that turns ``event``'s e-mail (or ``"digest"``) off, if this
+        server can sign one and knows its public URL."""
+        public, secret = self.settings.public_url, mail_secret(self.settings)
+        if not public or not secret:
+            return None
+        return unsubscribe_url(
+            public, unsubscribe_token(secret, identity.tenant_id, identity.user_id, event)
+        )
+
+    async def send(
+        self, content: RenderedMail, to: str, unsubscribe: str | None, key: str
+    ) -> MailOutcome:
+        """Send one e-mail; its ``Message-ID`` derives from ``key`` (the job's), so that a
+        second attempt after a node died is recognisably the same message."""
+        assert self.settings.mail_from is not None
+        message = build_message(
+            content,
+            mail_from=self.settings.mail_from,
+            to=to,
+            unsubscribe_url=unsubscribe,
+            message_key=key,
+        )
+        return await send_mail(self.settings, message)
 
     async def unsubscribe(self, token: str) -> tuple[str, str, str]:
         """Turn the e-mail of the token's event off in its user's preferences.

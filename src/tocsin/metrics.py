@@ -80,6 +80,27 @@ JOBS = Counter(
     ["kind", "outcome"],
     registry=REGISTRY,
 )
+OUTBOX_ROWS = Counter(
+    "tocsin_outbox_rows_total",
+    "Transactional outbox rows consumed by this node, by outcome: published, replayed "
+    "(published before, e.g. by a node that died before deleting the row), failed",
+    ["outcome"],
+    registry=REGISTRY,
+)
+RETENTION_PURGED = Counter(
+    "tocsin_retention_purged_total",
+    "Rows the retention purge removed, by kind: notifications, states, deliveries, jobs",
+    ["kind"],
+    registry=REGISTRY,
+)
+RETENTION_BATCHES = Counter(
+    "tocsin_retention_batches_total",
+    "Transactions of the retention purge (each removes at most 1,000 notifications)",
+    registry=REGISTRY,
+)
+ERASURES = Counter(
+    "tocsin_erasures_total", "Users erased (DELETE /api/v1/tenants/…/users/…)", registry=REGISTRY
+)
 SESSION_LOOKUPS = Counter(
     "tocsin_session_lookups_total",
     "Database-session cookies looked up, by outcome: cache_hit, refusal_cache_hit, joined "

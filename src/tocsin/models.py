@@ -31,6 +31,8 @@ NOTIFICATIONS_READ = "notifications-read"
 NOTIFICATIONS_CHANGED = "notifications-changed"
 NOTIFICATION_DUE = "notification-due"
 PREFERENCES_CHANGED = "preferences-changed"
+# Sent just before the server disconnects a socket for good: ``{reason}`` ("erased").
+SESSION_ENDED = "session-ended"
 
 
 class Audience(StrEnum):

@@ -4,6 +4,7 @@ merging, quiet hours) is :mod:`tocsin.preferences`."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,12 +26,30 @@ class PreferenceCases:
     settings: Settings
     store: Store
     bus: Bus
+    # Called with (user, tenant id) after a change of preferences or profile (user None:
+    # the tenant's defaults changed).
+    recipient_hooks: list[Callable[[Identity | None, str], Awaitable[None]]]
 
-    async def preferences_of(self, identity: Identity) -> dict[str, Any]:
-        """The user's effective preferences: built-in ⊕ tenant defaults ⊕ their own."""
+    async def effective_preferences(self, identity: Identity) -> preferences.Preferences:
+        """The user's effective preferences: built-in ⊕ tenant defaults ⊕ their own, in
+        their profile's time zone when it has one (else ``TOCSIN_TIMEZONE``)."""
         tenant = await self.store.get_preferences(identity.tenant_id, TENANT_DEFAULTS)
         own = await self.store.get_preferences(identity.tenant_id, identity.user_id)
-        return preferences.to_json(preferences.effective(tenant, own, self.settings.timezone))
+        return preferences.effective(tenant, own, await self._zone_of(identity))
+
+    async def preferences_of(self, identity: Identity) -> dict[str, Any]:
+        """The user's effective preferences as the wire carries them."""
+        return preferences.to_json(await self.effective_preferences(identity))
+
+    async def _zone_of(self, identity: Identity) -> str:
+        profile = await self.store.get_profile(identity.tenant_id, identity.user_id)
+        return (profile.timezone if profile else None) or self.settings.timezone
+
+    async def _recipient_changed(self, identity: Identity | None, tenant_id: str) -> None:
+        """Tell the hooks (the digest's planner) that a user's (or, with ``identity`` None,
+        a whole tenant's) preferences or profile changed."""
+        for hook in self.recipient_hooks:
+            await hook(identity, tenant_id)
 
     async def set_preferences(
         self, identity: Identity, raw: Any, *, origin: str | None = None
@@ -46,8 +65,11 @@ class PreferenceCases:
         own = preferences.merge_overrides(
             await self.store.get_preferences(identity.tenant_id, identity.user_id), patch
         )
-        result = preferences.to_json(preferences.effective(tenant, own, self.settings.timezone))
+        result = preferences.to_json(
+            preferences.effective(tenant, own, await self._zone_of(identity))
+        )
         await self.store.put_preferences(identity.tenant_id, identity.user_id, own, None)
+        await self._recipient_changed(identity, identity.tenant_id)
         await self.bus.publish(
             {
                 "type": PREFERENCES,
@@ -85,6 +107,7 @@ class PreferenceCases:
             detail={"changed": patch},
         )
         await self.store.put_preferences(tenant_id, TENANT_DEFAULTS, stored, audit)
+        await self._recipient_changed(None, tenant_id)
         await self.bus.publish(
             {"type": PREFERENCES, "tenantId": tenant_id, "userId": None, "origin": None}
         )

@@ -355,6 +355,12 @@ def _first_instant(day: date, clock: time, zone: ZoneInfo) -> datetime:
     return datetime.fromtimestamp(high, UTC)
 
 
+def wall_clock_instant(day: date, clock: str, zone: ZoneInfo) -> datetime:
+    """When (UTC) the wall clock in ``zone`` first shows ``clock`` (``HH:MM``) on ``day``;
+    on a spring-forward day, an hour that does not exist is the jump's instant."""
+    return _first_instant(day, _clock(clock), zone)
+
+
 def quiet_hours_end(quiet: QuietHours | None, now: datetime) -> datetime | None:
     """When the quiet period ``now`` falls in ends (aware, UTC), or ``None`` if not quiet.
 

@@ -44,7 +44,9 @@ from tocsin.models import (
     notification_adapter,
 )
 from tocsin.preferencecases import PreferenceCases
-from tocsin.store.base import ApiKeyRecord, Draft, InboxItem, InboxView, Store
+from tocsin.privacycases import PrivacyCases
+from tocsin.store.base import ApiKeyRecord, AuditEntry, Draft, InboxItem, InboxView, Store
+from tocsin.tenantcases import TenantCases
 
 MAX_BATCH = 1000
 MAX_INBOX_PAGE = 200
@@ -109,7 +111,7 @@ def _content_hash(
     return _request_hash(content)
 
 
-class NotificationService(InboxStates, PreferenceCases, ChannelCases):
+class NotificationService(InboxStates, PreferenceCases, ChannelCases, TenantCases, PrivacyCases):
     """Publish, inbox, its states and API keys, over a :class:`Store` and a :class:`Bus`."""
 
     def __init__(self, settings: Settings, store: Store, bus: Bus) -> None:
@@ -121,6 +123,7 @@ class NotificationService(InboxStates, PreferenceCases, ChannelCases):
         self._stored_listeners: list[Callable[[list[StoredNotification]], None]] = []
         self._jobs_added = []
         self._emails_seen = OrderedDict()
+        self.recipient_hooks = []
 
     def on_stored(self, listener: Callable[[list[StoredNotification]], None]) -> None:
         """Call ``listener`` with what this process stored, once it is committed.
@@ -383,27 +386,42 @@ class NotificationService(InboxStates, PreferenceCases, ChannelCases):
             )
         return Publisher(tenant_id=record.tenant_id, key_id=key_id)
 
-    async def create_api_key(self, tenant_id: str, name: str = "") -> tuple[str, ApiKeyRecord]:
-        """Create a tenant key; returns the full key (shown once) and its stored record."""
+    async def create_api_key(
+        self, tenant_id: str, name: str = "", *, actor: str = "operator"
+    ) -> tuple[str, ApiKeyRecord]:
+        """Create a tenant key; returns the full key (shown once) and its stored record.
+
+        ``actor`` (who asked: ``cli:<user>``…) goes into the audit entry stored with it.
+        """
         if not tenant_id.strip():
             raise ValidationFailed("tenant: must not be empty", field="tenant")
         full, key_id, secret_hash = apikeys.new_key()
-        record = ApiKeyRecord(key_id, tenant_id, name, secret_hash, datetime.now(UTC), None)
-        await self.store.add_api_key(record)
+        now = datetime.now(UTC)
+        record = ApiKeyRecord(key_id, tenant_id, name, secret_hash, now, None)
+        audit = AuditEntry(now, tenant_id, actor, "key.create", key_id, {"name": name})
+        await self.store.add_api_key(record, audit)
         return full, record
 
     async def list_api_keys(self, tenant_id: str | None = None) -> list[ApiKeyRecord]:
         """Keys of one tenant, or all."""
         return await self.store.list_api_keys(tenant_id)
 
-    async def revoke_api_key(self, key_id: str) -> None:
-        """Revoke a key by id (the part after ``tsk_``, before the second ``_``).
+    async def revoke_api_key(self, key_id: str, *, actor: str = "operator") -> None:
+        """Revoke a key by id (the part after ``tsk_``, before the second ``_``), with an
+        audit entry naming ``actor``.
 
         Raises:
             NotFound: no such active key.
         """
-        if not await self.store.revoke_api_key(key_id, datetime.now(UTC)):
-            raise NotFound(f"no active API key {key_id!r}", field="key_id")
+        missing = NotFound(f"no active API key {key_id!r}", field="key_id")
+        record = await self.store.get_api_key(key_id)
+        if record is None:
+            raise missing
+        now = datetime.now(UTC)
+        detail = {"name": record.name}
+        audit = AuditEntry(now, record.tenant_id, actor, "key.revoke", key_id, detail)
+        if not await self.store.revoke_api_key(key_id, now, audit):
+            raise missing
 
 
 __all__ = ["InboxPage", "NotificationService", "Published", "parse_cursor"]

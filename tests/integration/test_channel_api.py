@@ -8,12 +8,15 @@ import os
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.conftest import make_settings
 from tests.helpers import (
     ADMIN_KEY,
     Client,
     ServerThread,
+    bearer,
     create_api_key,
     email,
     publish,
@@ -24,6 +27,7 @@ from tocsin.push.vapid import generate
 from tocsin.store.sql import SqlStore
 
 TENANT, OTHER = "firm-a", "firm-b"
+AS_ALICE, AS_BOB = bearer("alice", TENANT), bearer("bob", TENANT)
 LOOPBACK_PUSH = "http://127.0.0.1:*"
 
 
@@ -31,16 +35,22 @@ def b64(size: int) -> str:
     return base64.urlsafe_b64encode(os.urandom(size)).rstrip(b"=").decode()
 
 
+def browser_key() -> str:
+    """A P-256 public key as a browser's subscription gives it (uncompressed, base64url)."""
+    point = (
+        ec.generate_private_key(ec.SECP256R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    )
+    return base64.urlsafe_b64encode(point).rstrip(b"=").decode()
+
+
 def subscription(endpoint: str) -> dict[str, object]:
     return {
         "endpoint": endpoint,
         "expirationTime": None,
-        "keys": {"p256dh": b64(65), "auth": b64(16)},
+        "keys": {"p256dh": browser_key(), "auth": b64(16)},
     }
-
-
-def bearer(user: str = "alice", tenant: str = TENANT, **claims: object) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token(user, tenant, **claims)}"}
 
 
 @pytest.fixture
@@ -64,17 +74,23 @@ async def test_subscribe_and_unsubscribe(
 ) -> None:
     endpoint = "https://fcm.googleapis.com/fcm/send/abc:def"
     response = await http.post(
-        "/api/v1/push/subscriptions", json=subscription(endpoint), headers=bearer()
+        "/api/v1/push/subscriptions", json=subscription(endpoint), headers=AS_ALICE
     )
     assert response.status_code == 201, response.text
     assert await subscriptions_of(settings, "alice") == [endpoint]
     # Bob cannot remove Alice's; Alice can (204 either way, nothing said about others').
     gone = await http.request(
-        "DELETE", "/api/v1/push/subscriptions", json={"endpoint": endpoint}, headers=bearer("bob")
+        "DELETE",
+        "/api/v1/push/subscriptions",
+        json={"endpoint": endpoint},
+        headers=AS_BOB,
     )
     assert gone.status_code == 204 and await subscriptions_of(settings, "alice") == [endpoint]
     gone = await http.request(
-        "DELETE", "/api/v1/push/subscriptions", json={"endpoint": endpoint}, headers=bearer()
+        "DELETE",
+        "/api/v1/push/subscriptions",
+        json={"endpoint": endpoint},
+        headers=AS_ALICE,
     )
     assert gone.status_code == 204 and await subscriptions_of(settings, "alice") == []
     assert (
@@ -103,7 +119,7 @@ async def test_an_endpoint_outside_the_push_services_is_refused(
     server: ServerThread, http: httpx.AsyncClient, settings: Settings, endpoint: str
 ) -> None:
     response = await http.post(
-        "/api/v1/push/subscriptions", json=subscription(endpoint), headers=bearer()
+        "/api/v1/push/subscriptions", json=subscription(endpoint), headers=AS_ALICE
     )
     assert response.status_code == 422 and response.json()["field"] == "endpoint", response.text
     assert await subscriptions_of(settings, "alice") == []
@@ -113,25 +129,31 @@ async def test_bad_keys_and_too_many_subscriptions(
     server: ServerThread, http: httpx.AsyncClient, settings: Settings
 ) -> None:
     url = "http://127.0.0.1:9/push/"
+    off_curve = base64.urlsafe_b64encode(b"\x04" + os.urandom(64)).rstrip(b"=").decode()
     for body, field in [
         ({"endpoint": url + "a"}, "keys"),
         ({"endpoint": url + "a", "keys": {"p256dh": b64(64), "auth": b64(16)}}, "keys.p256dh"),
-        ({"endpoint": url + "a", "keys": {"p256dh": b64(65), "auth": "!!"}}, "keys.auth"),
+        # 65 bytes that are no point of the curve: every push to it would fail to encrypt.
+        ({"endpoint": url + "a", "keys": {"p256dh": off_curve, "auth": b64(16)}}, "keys.p256dh"),
+        ({"endpoint": url + "a", "keys": {"p256dh": browser_key(), "auth": "!!"}}, "keys.auth"),
+        ({"endpoint": url + "a", "keys": {"p256dh": browser_key(), "auth": b64(15)}}, "keys.auth"),
         ({"endpoint": 7, "keys": {}}, "endpoint"),
         ([], "body"),
     ]:
-        response = await http.post("/api/v1/push/subscriptions", json=body, headers=bearer())
+        response = await http.post("/api/v1/push/subscriptions", json=body, headers=AS_ALICE)
         assert response.status_code == 422 and response.json()["field"] == field, (
             body,
             response.text,
         )
     for i in range(10):
         ok = await http.post(
-            "/api/v1/push/subscriptions", json=subscription(f"{url}{i}"), headers=bearer()
+            "/api/v1/push/subscriptions",
+            json=subscription(f"{url}{i}"),
+            headers=AS_ALICE,
         )
         assert ok.status_code == 201
     refused = await http.post(
-        "/api/v1/push/subscriptions", json=subscription(url + "x"), headers=bearer()
+        "/api/v1/push/subscriptions", json=subscription(url + "x"), headers=AS_ALICE
     )
     assert refused.status_code == 422 and "at most 10" in refused.json()["message"]
     assert len(await subscriptions_of(settings, "alice")) == 10
@@ -148,7 +170,7 @@ async def test_profiles_by_tenant_key(
     got = await http.get(url, headers={"Authorization": f"Bearer {ADMIN_KEY}"})
     assert got.json()["email"] == "alice@firm-a.fr"
     assert (await http.get(url, headers={"Authorization": f"Bearer {other}"})).status_code == 403
-    assert (await http.get(url, headers=bearer())).status_code == 401
+    assert (await http.get(url, headers=AS_ALICE)).status_code == 401
     for bad, field in [
         ({"email": "not an address"}, "email"),
         ({"locale": "de"}, "locale"),

@@ -111,3 +111,41 @@ def test_cli_registers_demo() -> None:
     args = build_parser().parse_args(["demo", "--port", "0", "--interval", "2", "--seed", "3"])
     assert args.func is cmd_demo
     assert (args.port, args.interval, args.seed, args.database_url) == (0, 2.0, 3, None)
+
+
+async def test_previews_show_the_digest_alert_email_and_push_of_the_demo_firm(
+    demo_server: ServerThread,
+) -> None:
+    async with httpx.AsyncClient(base_url=demo_server.url, timeout=10) as http:
+        index = await http.get("/demo/mail")
+        assert index.status_code == 200
+        for user in USERS:
+            assert f"/demo/mail/digest?user={user.id}" in index.text
+
+        # Julien follows the OQTF appeal: his seeded deadline alerts are critical and unread.
+        digest = await http.get("/demo/mail/digest", params={"user": "julien"})
+        assert digest.status_code == 200
+        assert TENANT_NAME.replace("&", "&amp;") in digest.text
+        assert "D-2026-021" in digest.text
+        text = await http.get("/demo/mail/digest", params={"user": "julien", "format": "text"})
+        assert text.text.startswith(f"Objet : ⚠️ {TENANT_NAME} : ")
+        assert "non lues" in text.text
+
+        alert = await http.get("/demo/mail/alert", params={"user": "julien"})
+        assert alert.status_code == 200 and "D-2026-021" in alert.text
+
+        push = await http.get("/demo/push", params={"user": "julien"})
+        assert push.status_code == 200
+        assert 'data-testid="push-preview"' in push.text
+        assert "&quot;critical&quot;: true" in push.text
+        assert 'class="toast critical"' in push.text
+
+        unknown = await http.get("/demo/push", params={"user": "mallory"})
+        assert unknown.status_code == 404
+
+        # The firm's name and its people's addresses were stored for real e-mails.
+        profile = await http.get(
+            f"/api/v1/tenants/{TENANT_ID}/users/julien",
+            headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+        )
+        assert profile.json()["email"] == "j.moreau@cabinet-laurent.fr"

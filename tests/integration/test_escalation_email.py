@@ -4,16 +4,21 @@ unread after the delay is e-mailed once with the French template; read before â†
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
 
 from tests.conftest import make_settings
-from tests.helpers import ADMIN_KEY, ServerThread, critical_alert, publish, token
+from tests.helpers import (
+    ADMIN_HEADERS,
+    ServerThread,
+    critical_alert,
+    delivery_log,
+    publish,
+    token,
+)
 from tests.smtpserver import SmtpServer
 from tocsin.config import Settings
 from tocsin.mail import unsubscribe_token
@@ -21,7 +26,6 @@ from tocsin.mailing import mail_secret
 
 TENANT = "firm-a"
 EMAIL_AFTER = 1.0
-ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
 
 @pytest.fixture
@@ -46,22 +50,9 @@ async def profile(http: httpx.AsyncClient, user: str, address: str) -> None:
     answer = await http.put(
         f"/api/v1/tenants/{TENANT}/users/{user}",
         json={"email": address, "locale": "fr", "timezone": "Europe/Paris"},
-        headers=ADMIN,
+        headers=ADMIN_HEADERS,
     )
     assert answer.status_code == 200, answer.text
-
-
-async def delivery_log(http: httpx.AsyncClient, notification_id: str) -> list[dict[str, Any]]:
-    """The log once it has a line (it has no event to wait on: polled, bounded)."""
-    deadline = time.monotonic() + 5
-    while True:
-        answer = await http.get(
-            f"/api/v1/notifications/{notification_id}/deliveries", headers=ADMIN
-        )
-        found: list[dict[str, Any]] = answer.json()["deliveries"]
-        if found or time.monotonic() > deadline:
-            return found
-        await asyncio.sleep(0.05)
 
 
 async def test_unread_critical_is_emailed_once_and_read_is_not(

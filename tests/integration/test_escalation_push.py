@@ -4,17 +4,22 @@ nothing once seen, preferences, and the push service's answers (410, 429)."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
-from typing import Any
 
 import httpx
 import pytest
 
 from tests.conftest import make_settings
-from tests.helpers import ADMIN_KEY, ServerThread, critical_alert, email, publish, token
+from tests.helpers import (
+    ServerThread,
+    bearer,
+    critical_alert,
+    delivery_log,
+    email,
+    publish,
+)
 from tests.pushservice import BrowserSubscription, PushService
 from tocsin.app import create_service
 from tocsin.auth.apikeys import Publisher
@@ -26,14 +31,10 @@ from tocsin.store.base import JobRecord, PushSubscription, endpoint_hash
 from tocsin.store.sql import SqlStore
 
 TENANT = "firm-a"
+AS_ALICE, AS_BOB = bearer("alice", TENANT), bearer("bob", TENANT)
 ALICE = Identity(TENANT, "alice")
 PUSH_AFTER = 1.5
 KEYS = generate()
-ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
-
-
-def bearer(user: str = "alice") -> dict[str, str]:
-    return {"Authorization": f"Bearer {token(user, TENANT)}"}
 
 
 @pytest.fixture
@@ -60,28 +61,10 @@ async def subscribed(
 ) -> AsyncIterator[BrowserSubscription]:
     subscription = push_service.subscribe(application_server_key=KEYS.public_key)
     answer = await http.post(
-        "/api/v1/push/subscriptions", json=subscription.to_json(), headers=bearer()
+        "/api/v1/push/subscriptions", json=subscription.to_json(), headers=AS_ALICE
     )
     assert answer.status_code == 201, answer.text
     yield subscription
-
-
-async def deliveries(http: httpx.AsyncClient, notification_id: str) -> list[dict[str, Any]]:
-    answer = await http.get(f"/api/v1/notifications/{notification_id}/deliveries", headers=ADMIN)
-    found: list[dict[str, Any]] = answer.json()["deliveries"]
-    return found
-
-
-async def wait_for_delivery(
-    http: httpx.AsyncClient, notification_id: str, status: str, timeout: float = 5.0
-) -> list[dict[str, Any]]:
-    """The delivery log once it holds a line with ``status`` (the log is the event here)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = await deliveries(http, notification_id)
-        if any(d["status"] == status for d in found) or time.monotonic() > deadline:
-            return found
-        await asyncio.sleep(0.05)  # a poll of the log (it has no event), bounded by timeout
 
 
 async def test_a_critical_alert_is_pushed_at_once_with_urgency_high(
@@ -98,7 +81,7 @@ async def test_a_critical_alert_is_pushed_at_once_with_urgency_high(
     assert push.payload["event"] == "deadline-alert" and "OQTF" in push.payload["title"]
     assert push.payload["unreadCount"] == 1
     assert push.claims["aud"] == push_service.origin
-    log = await wait_for_delivery(http, published["id"], "sent")
+    log = await delivery_log(http, published["id"], "sent")
     assert [(d["channel"], d["status"]) for d in log] == [("push", "sent")]
 
 
@@ -107,13 +90,13 @@ async def test_unseen_after_the_delay_is_pushed_and_seen_is_not(
 ) -> None:
     seen = (await publish(http, email("alice", TENANT, subject="Vu à temps"))).json()
     unseen = (await publish(http, email("alice", TENANT, subject="Pas vu"))).json()
-    marked = await http.post("/api/v1/inbox/seen", json={"ids": [seen["id"]]}, headers=bearer())
+    marked = await http.post("/api/v1/inbox/seen", json={"ids": [seen["id"]]}, headers=AS_ALICE)
     assert marked.status_code == 200
     started = time.monotonic()
     [push] = await push_service.wait_for_pushes_async(1, timeout=PUSH_AFTER + 3)
     assert push.payload["id"] == unseen["id"] and push.urgency == "normal"
     assert push.received_at - started >= PUSH_AFTER - 0.5
-    log = await wait_for_delivery(http, seen["id"], "cancelled")
+    log = await delivery_log(http, seen["id"], "cancelled")
     assert [(d["status"], d["detail"]) for d in log] == [
         ("cancelled", "seen before the push delay")
     ]
@@ -127,9 +110,9 @@ async def test_muted_events_are_not_pushed_but_critical_ones_are(
     http: httpx.AsyncClient, push_service: PushService, subscribed: BrowserSubscription
 ) -> None:
     muted = {"events": {"email-received": {"push": False}, "deadline-alert": {"push": False}}}
-    assert (await http.put("/api/v1/preferences", json=muted, headers=bearer())).status_code == 200
+    assert (await http.put("/api/v1/preferences", json=muted, headers=AS_ALICE)).status_code == 200
     quiet = (await publish(http, email("alice", TENANT))).json()
-    log = await wait_for_delivery(http, quiet["id"], "cancelled", timeout=PUSH_AFTER + 3)
+    log = await delivery_log(http, quiet["id"], "cancelled", timeout=PUSH_AFTER + 3)
     assert log[0]["detail"] == "push is off for this event in the user's preferences"
     loud = (await publish(http, critical_alert("alice", TENANT))).json()
     [push] = await push_service.wait_for_pushes_async(1, timeout=2.0)
@@ -144,7 +127,7 @@ async def test_a_gone_subscription_is_deleted(
 ) -> None:
     push_service.unsubscribe(subscribed)
     published = (await publish(http, critical_alert("alice", TENANT))).json()
-    log = await wait_for_delivery(http, published["id"], "failed")
+    log = await delivery_log(http, published["id"], "failed")
     assert [(d["status"], d["detail"]) for d in log] == [("failed", "subscription gone (410)")]
     store = SqlStore(settings.database_url)
     await store.open(migrate=False)
@@ -161,9 +144,7 @@ async def test_429_is_retried_after_retry_after_and_delays_no_one_else(
     subscribed: BrowserSubscription,
 ) -> None:
     bobs = push_service.subscribe(application_server_key=KEYS.public_key)
-    answer = await http.post(
-        "/api/v1/push/subscriptions", json=bobs.to_json(), headers=bearer("bob")
-    )
+    answer = await http.post("/api/v1/push/subscriptions", json=bobs.to_json(), headers=AS_BOB)
     assert answer.status_code == 201
     push_service.fail_endpoint(subscribed, 429, headers={"Retry-After": "2"})
     started = time.monotonic()
@@ -176,7 +157,7 @@ async def test_429_is_retried_after_retry_after_and_delays_no_one_else(
     assert pushes[1].payload["id"] == alices["id"]
     assert pushes[1].received_at - started >= 2.0
     # The push service answers before the node writes "sent": wait for the log line.
-    log = await wait_for_delivery(http, alices["id"], "sent")
+    log = await delivery_log(http, alices["id"], "sent")
     assert [d["status"] for d in log] == ["deferred", "sent"]
 
 

@@ -317,7 +317,8 @@ async def test_a_node_killed_while_waking_leaves_it_to_the_other_after_the_lease
         while not (holder and blocked):
             assert time.monotonic() < deadline, f"not claimed and blocked: {holder!r}, {blocked}"
             await asyncio.sleep(0.02)
-            holder = await watcher.fetchval("SELECT locked_by FROM jobs") or ""
+            holder = await watcher.fetchval("SELECT locked_by FROM jobs WHERE kind = 'snooze'")
+            holder = holder or ""
             blocked = await watcher.fetchval("SELECT count(*) FROM pg_locks WHERE NOT granted")
         pids = [n.process.pid if n.process else -1 for n in two_nodes]
         holder_pid = int(holder.split(":")[-2])

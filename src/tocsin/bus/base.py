@@ -23,6 +23,10 @@ CHANGED = "changed"
 DUE = "due"
 # A user's (userId) or a tenant's (userId None) preferences changed.
 PREFERENCES = "preferences"
+# A node's sockets per tenant (tocsin.realtime.presence): clients-count across nodes.
+PRESENCE = "presence"
+# A user was erased (DESIGN §9): every node disconnects their sockets and forgets them.
+ERASED = "erased"
 
 log = logging.getLogger("tocsin.bus")
 
@@ -39,6 +43,9 @@ async def deliver(handler: BusHandler, message: BusMessage) -> None:
 
 class Bus(ABC):
     """Publish/subscribe of small JSON messages between Tocsin processes."""
+
+    # Whether other processes hear what this bus publishes (the in-process bus: no).
+    spans_processes: bool = True
 
     @abstractmethod
     async def start(self, handler: BusHandler | None) -> None:

@@ -8,6 +8,8 @@ from tocsin.bus.base import Bus, BusHandler, BusMessage, deliver
 class LocalBus(Bus):
     """Hands messages straight to this process's handler."""
 
+    spans_processes = False
+
     def __init__(self) -> None:
         self._handler: BusHandler | None = None
 

@@ -151,10 +151,12 @@ class RedisBus(Bus):
                 if self._heartbeat_overdue():
                     raise TimeoutError("no heartbeat heard: the subscription is dead")
                 # get_message has a timeout of its own; the watchdog covers a read that
-                # hangs anyway (the subscription is then replaced).
-                message = await asyncio.wait_for(
-                    pubsub.get_message(timeout=self.heartbeat_interval), watchdog
-                )
+                # hangs anyway (the subscription is then replaced). Not asyncio.wait_for: on
+                # Python 3.11 it swallows a cancellation that arrives as the read completes
+                # (a message just received when the node stops), and the listener then
+                # resubscribed for ever instead of stopping.
+                async with asyncio.timeout(watchdog):
+                    message = await pubsub.get_message(timeout=self.heartbeat_interval)
                 if message is None or message.get("type") != "message":
                     continue
                 await self._dispatch(message.get("data"))

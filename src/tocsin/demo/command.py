@@ -20,12 +20,14 @@ def build_demo_app(
 ) -> Any:
     """A regular Tocsin app plus the sign-in picker, the firm's data and the stream."""
     from tocsin.app import create_app
+    from tocsin.demo.previews import add_preview_routes
     from tocsin.demo.signin import add_signin_routes
     from tocsin.demo.stream import run_stream, seed_firm
 
     app = create_app(settings)
     api = getattr(app, "other_asgi_app", app)
     add_signin_routes(api, secret)
+    add_preview_routes(api, api.state.service)
     inner = api.router.lifespan_context
 
     @asynccontextmanager

@@ -9,9 +9,18 @@ from zoneinfo import ZoneInfo
 
 from tocsin.auth.apikeys import Publisher
 from tocsin.deadlines.service import DeadlineService
-from tocsin.demo.data import DEADLINES, TENANT_ID, Stream, deadline_body, history
+from tocsin.demo.data import (
+    DEADLINES,
+    TENANT_ID,
+    TENANT_NAME,
+    USERS,
+    Stream,
+    deadline_body,
+    history,
+)
 from tocsin.models import Identity
 from tocsin.service import NotificationService
+from tocsin.store.base import TenantSettings, UserProfile
 
 log = logging.getLogger("tocsin.demo")
 
@@ -28,6 +37,10 @@ async def seed_firm(service: NotificationService, deadlines: DeadlineService, zo
     if await service.max_cursor() > 0:
         log.info("demo database already seeded")
         return
+    # The firm's name and its people's addresses, for its e-mails (DESIGN §8).
+    await service.store.put_tenant_settings(TenantSettings(TENANT_ID, name=TENANT_NAME))
+    for user in USERS:
+        await service.store.put_profile(UserProfile(TENANT_ID, user.id, user.email, "fr", zone))
     published = [await service.publish(note, DEMO) for note in history(datetime.now(UTC))]
     # Camille has already read her oldest e-mail.
     await service.mark_read(Identity(TENANT_ID, "camille"), [published[3].id])

@@ -22,7 +22,7 @@ from engineio.packet import Packet
 
 from tocsin import metrics
 from tocsin.auth.claims import CLOCK_TOLERANCE
-from tocsin.bus.base import CHANGED, DOORBELL, DUE, PREFERENCES, BusMessage
+from tocsin.bus.base import CHANGED, DOORBELL, DUE, ERASED, PREFERENCES, PRESENCE, BusMessage
 from tocsin.limits import TokenBucket
 from tocsin.models import (
     CLIENTS_COUNT,
@@ -31,10 +31,12 @@ from tocsin.models import (
     NOTIFICATIONS_READ,
     PREFERENCES_CHANGED,
     RESYNC,
+    SESSION_ENDED,
     Identity,
     StoredNotification,
 )
 from tocsin.realtime.engine import SocketServer, event_packet
+from tocsin.realtime.presence import Presence
 from tocsin.realtime.registry import Connection, Registry
 from tocsin.realtime.timers import CoarseTimers
 from tocsin.service import NotificationService
@@ -73,6 +75,15 @@ class Dispatcher:
         self.service = service
         self.sio = sio
         self.registry = Registry()
+        # clients-count is the tenant's sockets on every node, not only this one's.
+        self.presence = Presence(
+            service.bus,
+            self.registry.tenant_count,
+            self.registry.tenants,
+            self._others_changed,
+            interval=service.settings.presence_interval,
+            debounce=service.settings.clients_count_debounce,
+        )
         self.cursor = 0
         self._wake = asyncio.Event()
         # Stored by this process, by cursor: sent without reading them back.
@@ -100,9 +111,11 @@ class Dispatcher:
         self.cursor = await self.service.max_cursor()
         self.service.on_stored(self.take_over)
         self._task = asyncio.create_task(self._run(), name="tocsin-dispatcher")
+        self.presence.start()
 
     async def stop(self) -> None:
         """Stop the loop and any per-socket start-up tasks."""
+        await self.presence.stop()
         self._expiries.close()
         tasks = [t for t in (self._task, *self._background) if t is not None]
         for task in tasks:
@@ -119,17 +132,24 @@ class Dispatcher:
 
     async def on_bus_message(self, message: BusMessage) -> None:
         """Bus handler: a doorbell wakes the loop; state changes, snoozes that end and
-        preference changes go to the user's (or tenant's) sockets."""
+        preference changes go to the user's (or tenant's) sockets; an erased user's sockets
+        are ended."""
         kind = message.get("type")
         if kind == DOORBELL:
             cursor = message.get("cursor")
             self._announce(float(cursor) if isinstance(cursor, int) else math.inf)
+            if message.get("reason") == "subscribed":
+                self.presence.subscribed()
+        elif kind == PRESENCE:
+            self.presence.on_message(message)
         elif kind == CHANGED:
             self._emit_changed(message)
         elif kind == DUE:
             self._to_user(message, event_packet(NOTIFICATION_DUE, message["item"]), None)
         elif kind == PREFERENCES:
             self._emit_preferences(message)
+        elif kind == ERASED:
+            self._end_sessions(message)
 
     def take_over(self, notes: list[StoredNotification]) -> None:
         """Service hook: notifications this process just committed, to send as they are.
@@ -296,6 +316,7 @@ class Dispatcher:
         self.registry.add(connection)
         metrics.CONNECTIONS.inc()
         self._schedule_count(identity.tenant_id)
+        self.presence.local_changed(identity.tenant_id)
 
     def detach(self, sid: str) -> None:
         """Forget a socket that disconnected."""
@@ -304,6 +325,7 @@ class Dispatcher:
             metrics.CONNECTIONS.dec()
             self._expiries.cancel(sid)
             self._schedule_count(connection.identity.tenant_id)
+            self.presence.local_changed(connection.identity.tenant_id)
 
     def _expire_later(self, sid: str) -> None:
         self._spawn(self._expire(sid))
@@ -324,7 +346,7 @@ class Dispatcher:
         if connection is None or transport is None:
             return
         connection.transport = transport
-        count = self.registry.tenant_count(connection.identity.tenant_id)
+        count = self.presence.total(connection.identity.tenant_id)
         self._send(connection, event_packet(CLIENTS_COUNT, {"count": count}))
         if connection.since is None and len(connection.pending) < self._pace_at:
             self._send_pending(connection)
@@ -434,9 +456,15 @@ class Dispatcher:
         await asyncio.sleep(self.service.settings.clients_count_debounce)
         self._count_due.discard(tenant_id)
         members = self.registry.of_tenant(tenant_id)
-        packet = event_packet(CLIENTS_COUNT, {"count": len(members)})
+        packet = event_packet(CLIENTS_COUNT, {"count": self.presence.total(tenant_id)})
         for connection in members:
             self._send(connection, packet)
+
+    def _others_changed(self, tenants: set[str]) -> None:
+        """Presence hook: other nodes' sockets of these tenants changed."""
+        for tenant in tenants:
+            if self.registry.tenant_count(tenant):
+                self._schedule_count(tenant)
 
     def _to_user(self, message: BusMessage, packet: Packet, origin: Any) -> None:
         """Send ``packet`` to every socket of the message's user but ``origin``."""
@@ -461,6 +489,17 @@ class Dispatcher:
             if change.get("change") == "cleared":
                 read["cleared"] = True
             self._to_user(message, event_packet(NOTIFICATIONS_READ, read), origin)
+
+    def _end_sessions(self, message: BusMessage) -> None:
+        """A user was erased: each of their sockets here is told why, then disconnected
+        (socket.io-client does not reconnect after a server's disconnect)."""
+        identity = Identity(str(message["tenantId"]), str(message["userId"]))
+        self.service.forget_user(identity)
+        packet = event_packet(SESSION_ENDED, {"reason": "erased"})
+        for connection in self.registry.of_user(identity.tenant_id, identity.user_id):
+            self._send(connection, packet)
+            self.detach(connection.sid)  # nothing more is queued for it
+            self._spawn(self.sio.disconnect(connection.sid))
 
     def _emit_preferences(self, message: BusMessage) -> None:
         if message.get("userId") is None:

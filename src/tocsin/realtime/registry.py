@@ -69,6 +69,10 @@ class Registry:
         """Sockets of one tenant connected here."""
         return len(self._by_tenant.get(tenant_id, ()))
 
+    def tenants(self) -> list[str]:
+        """The tenants with sockets connected here."""
+        return list(self._by_tenant)
+
     def of_tenant(self, tenant_id: str) -> list[Connection]:
         """The sockets of one tenant (room ``tenant:<id>``)."""
         return list(self._by_tenant.get(tenant_id, {}).values())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import StrEnum
@@ -162,6 +162,8 @@ class AuditEntry:
     action: str
     target: str | None
     detail: dict[str, Any]
+    # The row's position in the log (set once stored; the audit API pages on it).
+    pk: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,7 +275,7 @@ class UserProfile:
 
 @dataclass(frozen=True, slots=True)
 class TenantSettings:
-    """A firm's own settings; None means the server's default (DESIGN §8–§9)."""
+    """A firm's own settings; None means the server's default (DESIGN §8, §9)."""
 
     tenant_id: str
     name: str | None = None
@@ -293,6 +295,67 @@ class Delivery:
     status: str
     detail: str | None
     at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Purged:
+    """What a purge batch removed: notifications, and every state, delivery line and job
+    of theirs (DESIGN §9)."""
+
+    notifications: int = 0
+    states: int = 0
+    deliveries: int = 0
+    jobs: int = 0
+    outbox_rows: int = 0
+
+    def __add__(self, other: Purged) -> Purged:
+        return Purged(
+            self.notifications + other.notifications,
+            self.states + other.states,
+            self.deliveries + other.deliveries,
+            self.jobs + other.jobs,
+            self.outbox_rows + other.outbox_rows,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Erased:
+    """What erasing a user removed (``audit_pseudonymised``: earlier audit entries whose
+    mention of the user became the pseudonym)."""
+
+    notifications: int = 0
+    states: int = 0
+    deliveries: int = 0
+    jobs: int = 0
+    preferences: int = 0
+    profiles: int = 0
+    push_subscriptions: int = 0
+    deadlines: int = 0
+    watermarks: int = 0
+    audit_pseudonymised: int = 0
+    outbox_rows: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ItemState:
+    """A user's state row of one notification, as stored (DESIGN §7)."""
+
+    seen_at: datetime | None
+    read_at: datetime | None
+    archived_at: datetime | None
+    snoozed_until: datetime | None
+    returned_at: datetime | None
+    action: str | None
+    acted_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ExportedItem:
+    """A notification as its reader sees it, and the reader's state row (None: nothing
+    happened to it yet)."""
+
+    item: InboxItem
+    state: ItemState | None
 
 
 class Store(ABC):
@@ -415,6 +478,12 @@ class Store(ABC):
         """The stored overrides of a user (``user_id`` "": the tenant's defaults)."""
 
     @abstractmethod
+    async def get_preferences_of(
+        self, tenant_id: str, user_ids: Sequence[str]
+    ) -> dict[str, dict[str, Any]]:
+        """The stored overrides of several users of a tenant (those who have some)."""
+
+    @abstractmethod
     async def put_preferences(
         self, tenant_id: str, user_id: str, document: dict[str, Any], audit: AuditEntry | None
     ) -> None:
@@ -426,9 +495,16 @@ class Store(ABC):
 
     @abstractmethod
     async def list_audit(
-        self, tenant_id: str | None, *, since: datetime | None, limit: int
+        self,
+        tenant_id: str | None,
+        *,
+        since: datetime | None,
+        limit: int,
+        until: datetime | None = None,
+        after: int | None = None,
     ) -> list[AuditEntry]:
-        """Audit entries of a tenant (None: all), oldest first from ``since``."""
+        """Audit entries of a tenant (None: all), oldest first (by ``pk``): at or after
+        ``since``, before ``until``, with a ``pk`` above ``after``."""
 
     @abstractmethod
     async def enqueue_jobs(self, new_jobs: Sequence[NewJob]) -> int:
@@ -436,10 +512,16 @@ class Store(ABC):
 
     @abstractmethod
     async def claim_jobs(
-        self, worker: str, now: datetime, lease_seconds: float, limit: int
+        self,
+        worker: str,
+        now: datetime,
+        lease_seconds: float,
+        limit: int,
+        kinds: Sequence[str] | None = None,
     ) -> list[JobRecord]:
-        """Claim up to ``limit`` pending jobs due at ``now`` that nobody holds (or whose
-        holder's lease ran out): each is held by ``worker`` until the lease ends."""
+        """Claim up to ``limit`` pending jobs due at ``now`` (of ``kinds`` only, if given)
+        that nobody holds (or whose holder's lease ran out): each is held by ``worker``
+        until the lease ends."""
 
     @abstractmethod
     async def renew_job(self, key: str, worker: str, now: datetime, lease_seconds: float) -> bool:
@@ -453,6 +535,10 @@ class Store(ABC):
     @abstractmethod
     async def retry_job(self, key: str, worker: str, run_at: datetime, error: str) -> bool:
         """Release a held job to run again at ``run_at``; false if no longer held."""
+
+    @abstractmethod
+    async def move_job(self, key: str, run_at: datetime) -> bool:
+        """Move a pending job that no node holds to ``run_at``; False if there is none."""
 
     @abstractmethod
     async def next_job_at(self) -> datetime | None:
@@ -473,8 +559,8 @@ class Store(ABC):
         """Hide everything up to ``up_to`` (default: the newest); returns the watermark."""
 
     @abstractmethod
-    async def add_api_key(self, record: ApiKeyRecord) -> None:
-        """Store a new API key."""
+    async def add_api_key(self, record: ApiKeyRecord, audit: AuditEntry | None = None) -> None:
+        """Store a new API key (and ``audit``, in the same transaction)."""
 
     @abstractmethod
     async def get_api_key(self, key_id: str) -> ApiKeyRecord | None:
@@ -485,8 +571,11 @@ class Store(ABC):
         """Keys of one tenant, or of all tenants."""
 
     @abstractmethod
-    async def revoke_api_key(self, key_id: str, at: datetime) -> bool:
-        """Revoke a key; false if no such key or already revoked."""
+    async def revoke_api_key(
+        self, key_id: str, at: datetime, audit: AuditEntry | None = None
+    ) -> bool:
+        """Revoke a key, appending ``audit`` in the same transaction if it was revoked now;
+        false if no such key or already revoked."""
 
     @abstractmethod
     async def put_deadline(self, record: DeadlineRecord) -> bool:
@@ -567,6 +656,13 @@ class Store(ABC):
         """A user's profile, if any."""
 
     @abstractmethod
+    async def profiles_with_email(
+        self, tenant_id: str | None, after: tuple[str, str] | None, limit: int
+    ) -> list[UserProfile]:
+        """Profiles that have an e-mail address (of one tenant, or all), in (tenant, user)
+        order after ``after``."""
+
+    @abstractmethod
     async def put_tenant_settings(self, settings: TenantSettings) -> None:
         """Store a firm's settings (all of them: a None is the server's default)."""
 
@@ -581,3 +677,90 @@ class Store(ABC):
     @abstractmethod
     async def deliveries(self, cursor: int, limit: int) -> list[Delivery]:
         """The delivery log of one notification, oldest first."""
+
+    @abstractmethod
+    async def accepted_since(self, moments: Sequence[datetime], scan: int) -> list[int]:
+        """For each of ``moments``, how many of the newest ``scan`` notifications the store
+        accepted at or after it (publishes per minute on the operator page)."""
+
+    # -- data protection (DESIGN §9: tocsin.retention, tocsin.privacycases) ---------------
+
+    @abstractmethod
+    async def patch_tenant_settings(
+        self, tenant_id: str, changes: Mapping[str, Any], audit: AuditEntry | None
+    ) -> TenantSettings:
+        """Set the given settings (keys: :class:`TenantSettings` field names), keep the
+        others, and append ``audit``, in one transaction; returns them all."""
+
+    @abstractmethod
+    async def retention_overrides(self) -> dict[str, int]:
+        """The tenants that set their own retention, and its days."""
+
+    @abstractmethod
+    async def retention_scopes(self, limit: int, after: str | None = None) -> list[str]:
+        """The tenants that have notifications, in order, after ``after`` (at most
+        ``limit``); the notifications to everyone are the purge's last scope, not listed."""
+
+    @abstractmethod
+    async def purge_notifications(
+        self, tenant_id: str | None, older_than: datetime, limit: int
+    ) -> Purged:
+        """Delete up to ``limit`` notifications of one tenant (None: those to everyone)
+        accepted before ``older_than`` (stored without that time: published before it),
+        with every state, delivery line and job of theirs, in one transaction."""
+
+    @abstractmethod
+    async def purge_failed_outbox(self, older_than: datetime, limit: int) -> int:
+        """Delete up to ``limit`` outbox rows that failed before ``older_than`` (they hold
+        whole notifications); returns how many."""
+
+    @abstractmethod
+    async def purge_finished_jobs(self, older_than: datetime, limit: int) -> int:
+        """Delete up to ``limit`` jobs done, failed or cancelled that were due before
+        ``older_than`` and are about no notification (those go with it), in one
+        transaction; returns how many."""
+
+    @abstractmethod
+    async def erase_user(
+        self, identity: Identity, pseudonym: str, audit: Callable[[Erased], AuditEntry], batch: int
+    ) -> Erased:
+        """Delete everything of one user: their own notifications (with everyone's states,
+        deliveries and jobs of them), their states, watermarks, preferences, profile, push
+        subscriptions, deliveries, jobs, deadlines and the positions of readers named after
+        them (``<reader>:<identity hash>``), in transactions of at most ``batch`` rows each;
+        earlier audit entries that name them name ``pseudonym`` instead. The last
+        transaction appends ``audit(what was erased)``."""
+
+    @abstractmethod
+    async def export_items(
+        self, identity: Identity, *, own: bool, after: int, limit: int
+    ) -> list[ExportedItem]:
+        """A page of the user's notifications (``own``: those to them alone; else those to
+        their tenant or everyone that they have a state of), by cursor after ``after``."""
+
+    @abstractmethod
+    async def watermarks(self, identity: Identity) -> tuple[int, int]:
+        """The user's read and cleared watermarks (0, 0 when none)."""
+
+    @abstractmethod
+    async def user_deliveries(
+        self, identity: Identity, after: int, limit: int
+    ) -> list[tuple[int, Delivery]]:
+        """A page of the user's delivery log lines with their keys, after key ``after``."""
+
+    @abstractmethod
+    async def user_jobs(self, identity: Identity, after: str, limit: int) -> list[JobRecord]:
+        """A page of the user's jobs (any status) by key, after ``after``."""
+
+    @abstractmethod
+    async def user_deadlines(
+        self, identity: Identity, after: str, limit: int
+    ) -> list[DeadlineRecord]:
+        """A page of the deadlines that alert the user, by id, after ``after``."""
+
+    @abstractmethod
+    async def user_audit(
+        self, identity: Identity, after: int, limit: int
+    ) -> list[tuple[int, AuditEntry]]:
+        """A page of the audit entries by or about the user (actor ``user:<id>``, or target
+        the user id) with their keys, after key ``after``."""

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from tocsin.models import Identity, StoredNotification
 from tocsin.store.base import Draft, Store, StoreResult
 from tocsin.store.prepared import run_on_cursor
+from tocsin.store.sql_admin import AdminQueries
 from tocsin.store.sql_channels import ChannelQueries
 from tocsin.store.sql_inbox import NOTIFICATION_COLUMNS, row_to_notification
 from tocsin.store.sql_insert import (
@@ -34,6 +35,7 @@ from tocsin.store.sql_insert import (
     insert_drafts,
     sqlite_writer,
 )
+from tocsin.store.sql_privacy import PrivacyQueries
 from tocsin.store.sql_records import RecordQueries
 from tocsin.store.sql_states import StateQueries
 from tocsin.store.tables import cursor_sequence, item_states, notifications, user_state
@@ -77,7 +79,7 @@ def _settle(
         done.set_result(outcome)
 
 
-class SqlStore(StateQueries, ChannelQueries, RecordQueries, Store):
+class SqlStore(StateQueries, ChannelQueries, RecordQueries, PrivacyQueries, AdminQueries, Store):
     """One implementation for SQLite and PostgreSQL; dialect differences stay in here."""
 
     def __init__(self, url: str) -> None:

@@ -8,7 +8,7 @@ from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Insert, Table, delete, func, select, update
+from sqlalchemy import Insert, Table, delete, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from tocsin.models import Identity
@@ -179,6 +179,21 @@ class ChannelQueries:
         if row is None:
             return None
         return UserProfile(row.tenant_id, row.user_id, row.email, row.locale, row.timezone)
+
+    async def profiles_with_email(
+        self, tenant_id: str | None, after: tuple[str, str] | None, limit: int
+    ) -> list[UserProfile]:
+        """Keyset paging on the primary key."""
+        u = user_profiles.c
+        query = select(user_profiles).where(u.email.is_not(None))
+        if tenant_id is not None:
+            query = query.where(u.tenant_id == tenant_id)
+        if after is not None:
+            query = query.where(tuple_(u.tenant_id, u.user_id) > tuple_(*after))
+        query = query.order_by(u.tenant_id, u.user_id).limit(limit)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [UserProfile(r.tenant_id, r.user_id, r.email, r.locale, r.timezone) for r in rows]
 
     async def put_tenant_settings(self, settings: TenantSettings) -> None:
         """Upsert every column."""

@@ -39,6 +39,17 @@ def _record(row: Row[*tuple[Any, ...]], claimed: bool = False) -> JobRecord:
     )
 
 
+def job_cursor(payload: dict[str, Any]) -> int | None:
+    """The notification a job is about: its payload's ``cursor`` (purges and erasures take
+    a notification's jobs along by it)."""
+    cursor = payload.get("cursor")
+    return cursor if isinstance(cursor, int) and not isinstance(cursor, bool) else None
+
+
+# Rows of one multi-row INSERT (12 values each: far below SQLite's 32,766 variables).
+INSERT_CHUNK = 500
+
+
 class JobQueries:
     """The job queue's statements; needs the host's engine and writer."""
 
@@ -69,6 +80,7 @@ class JobQueries:
                 "user_id": job.user_id,
                 "run_at": job.run_at,
                 "payload": job.payload,
+                "cursor": job_cursor(job.payload),
                 "status": "pending",
                 "attempts": 0,
                 "created_at": now,
@@ -77,8 +89,9 @@ class JobQueries:
             for job in (first_of_key[key] for key in dict.fromkeys(j.key for j in new_jobs))
         ]
         inserted = 0
-        for row in rows:
-            stmt = self._insert_ignoring_duplicates(jobs).values(**row).returning(jobs.c.key)
+        for start in range(0, len(rows), INSERT_CHUNK):
+            chunk = rows[start : start + INSERT_CHUNK]
+            stmt = self._insert_ignoring_duplicates(jobs).values(chunk).returning(jobs.c.key)
             inserted += len((await conn.execute(stmt)).all())
         return inserted
 
@@ -88,18 +101,26 @@ class JobQueries:
             return await self._add_jobs(conn, new_jobs)
 
     async def claim_jobs(
-        self, worker: str, now: datetime, lease_seconds: float, limit: int
+        self,
+        worker: str,
+        now: datetime,
+        lease_seconds: float,
+        limit: int,
+        kinds: Sequence[str] | None = None,
     ) -> list[JobRecord]:
         """Due, pending, and free (never held, or the holder's lease ran out)."""
+        due = [
+            j.status == PENDING,
+            j.run_at <= now,
+            or_(j.locked_until.is_(None), j.locked_until < now),
+        ]
+        if kinds is not None:
+            due.append(j.kind.in_(list(kinds)))
         async with self._writing() as conn:
             rows = (
                 await conn.execute(
                     select(jobs)
-                    .where(
-                        j.status == PENDING,
-                        j.run_at <= now,
-                        or_(j.locked_until.is_(None), j.locked_until < now),
-                    )
+                    .where(*due)
                     .order_by(j.run_at)
                     .limit(limit)
                     .with_for_update(skip_locked=True)
@@ -160,6 +181,22 @@ class JobQueries:
                     last_error=error[:2000],
                     updated_at=datetime.now(UTC),
                 )
+            )
+        return bool(result.rowcount)
+
+    async def move_job(self, key: str, run_at: datetime) -> bool:
+        """A pending job that no node holds now runs at ``run_at`` instead."""
+        now = datetime.now(UTC)
+        async with self._writing() as conn:
+            result = await conn.execute(
+                update(jobs)
+                .where(
+                    j.key == key,
+                    j.status == PENDING,
+                    or_(j.locked_until.is_(None), j.locked_until < now),
+                    j.run_at != run_at,
+                )
+                .values(run_at=run_at, updated_at=now)
             )
         return bool(result.rowcount)
 

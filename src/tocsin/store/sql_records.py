@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, date, datetime
 from typing import Any
@@ -153,8 +154,8 @@ class RecordQueries:
         async with self._writing() as conn:
             await conn.execute(self._upsert(mailbox_state, ["mailbox"], values))
 
-    async def add_api_key(self, record: ApiKeyRecord) -> None:
-        """Insert the key row."""
+    async def add_api_key(self, record: ApiKeyRecord, audit: AuditEntry | None = None) -> None:
+        """Insert the key row (and its audit entry)."""
         async with self._writing() as conn:
             await conn.execute(
                 api_keys.insert().values(
@@ -166,6 +167,8 @@ class RecordQueries:
                     revoked_at=record.revoked_at,
                 )
             )
+            if audit is not None:
+                await conn.execute(audit_log.insert().values(**audit_row(audit)))
 
     async def get_api_key(self, key_id: str) -> ApiKeyRecord | None:
         """Look a key up by its public id."""
@@ -181,15 +184,20 @@ class RecordQueries:
         async with self.engine.connect() as conn:
             return [_as_key(row) for row in await conn.execute(query)]
 
-    async def revoke_api_key(self, key_id: str, at: datetime) -> bool:
-        """Set ``revoked_at`` once."""
+    async def revoke_api_key(
+        self, key_id: str, at: datetime, audit: AuditEntry | None = None
+    ) -> bool:
+        """Set ``revoked_at`` once (appending ``audit`` only then)."""
         async with self._writing() as conn:
             result = await conn.execute(
                 update(api_keys)
                 .where(api_keys.c.key_id == key_id, api_keys.c.revoked_at.is_(None))
                 .values(revoked_at=at)
             )
-        return bool(result.rowcount)
+            revoked = bool(result.rowcount)
+            if revoked and audit is not None:
+                await conn.execute(audit_log.insert().values(**audit_row(audit)))
+        return revoked
 
     async def get_preferences(self, tenant_id: str, user_id: str) -> dict[str, Any] | None:
         """The stored overrides, or None."""
@@ -199,6 +207,21 @@ class RecordQueries:
                 select(p.document).where(p.tenant_id == tenant_id, p.user_id == user_id)
             )
         return None if document is None else dict(document)
+
+    async def get_preferences_of(
+        self, tenant_id: str, user_ids: Sequence[str]
+    ) -> dict[str, dict[str, Any]]:
+        """In one query."""
+        if not user_ids:
+            return {}
+        p = preferences_table.c
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(p.user_id, p.document).where(
+                    p.tenant_id == tenant_id, p.user_id.in_(list(user_ids))
+                )
+            )
+            return {row.user_id: dict(row.document) for row in rows}
 
     async def put_preferences(
         self, tenant_id: str, user_id: str, document: dict[str, Any], audit: AuditEntry | None
@@ -222,7 +245,13 @@ class RecordQueries:
             await conn.execute(audit_log.insert().values(**audit_row(entry)))
 
     async def list_audit(
-        self, tenant_id: str | None, *, since: datetime | None, limit: int
+        self,
+        tenant_id: str | None,
+        *,
+        since: datetime | None,
+        limit: int,
+        until: datetime | None = None,
+        after: int | None = None,
     ) -> list[AuditEntry]:
         """Oldest first (by insertion order)."""
         a = audit_log.c
@@ -231,6 +260,10 @@ class RecordQueries:
             query = query.where(a.tenant_id == tenant_id)
         if since is not None:
             query = query.where(a.at >= since)
+        if until is not None:
+            query = query.where(a.at < until)
+        if after is not None:
+            query = query.where(a.pk > after)
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).all()
         return [
@@ -241,6 +274,7 @@ class RecordQueries:
                 action=row.action,
                 target=row.target,
                 detail=dict(row.detail),
+                pk=int(row.pk),
             )
             for row in rows
         ]

@@ -8,6 +8,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Identity,
     Index,
     Integer,
     MetaData,
@@ -15,7 +16,10 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    func,
+    text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 
 metadata = MetaData()
 
@@ -59,6 +63,8 @@ notifications = Table(
     UniqueConstraint("id_scope", "idempotency_key", name="uq_notifications_scope_idem"),
     Index("uq_notifications_scope_content", "id_scope", "content_hash", unique=True),
     Index("ix_notifications_audience", "tenant_id", "user_id", "cursor"),
+    # The retention purge (tocsin.retention) finds a tenant's oldest rows in bounded batches.
+    Index("ix_notifications_retention", "tenant_id", "accepted_at"),
 )
 
 user_state = Table(
@@ -87,6 +93,8 @@ item_states = Table(
     Column("returned_at", DateTime(timezone=True), nullable=True),
     Column("action", String(64), nullable=True),
     Column("acted_at", DateTime(timezone=True), nullable=True),
+    # Purged notifications take every user's state of them along.
+    Index("ix_item_states_cursor", "cursor"),
 )
 
 # Preferences: a user's own choices, or a tenant's defaults (``user_id`` ""), stored as
@@ -119,8 +127,12 @@ jobs = Table(
     Column("last_error", Text, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # The notification a job is about (its payload's ``cursor``), so that purging or
+    # erasing a notification takes its jobs along.
+    Column("cursor", BigInteger, nullable=True),
     Index("ix_jobs_due", "status", "run_at"),
     Index("ix_jobs_user", "tenant_id", "user_id"),
+    Index("ix_jobs_cursor", "cursor"),
 )
 
 # Append-only record of what people did that others may have to prove later
@@ -231,9 +243,11 @@ deliveries = Table(
     Column("detail", Text, nullable=True),
     Column("at", DateTime(timezone=True), nullable=False),
     Index("ix_deliveries_cursor", "cursor"),
+    # An erasure finds a user's lines.
+    Index("ix_deliveries_user", "tenant_id", "user_id"),
 )
 
-# A firm's own settings (DESIGN §8–§9); a None column means the server's default.
+# A firm's own settings (DESIGN §8, §9); a None column means the server's default.
 tenant_settings = Table(
     "tenant_settings",
     metadata,
@@ -246,4 +260,28 @@ tenant_settings = Table(
     Column("push_after", Integer, nullable=True),
     Column("email_after", Integer, nullable=True),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# The transactional outbox (DESIGN §9, docs/outbox.md): the host app inserts a notification
+# here in its own transaction (``tocsin_publish`` on PostgreSQL); a node publishes each
+# committed row once, then deletes it. A row that cannot be published stays, with
+# ``failed_at`` and ``error``. Consumed on PostgreSQL only.
+outbox = Table(
+    "tocsin_outbox",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), Identity(), primary_key=True),
+    Column("tenant_id", String(200), nullable=True),
+    # The object POST /api/v1/notifications takes (``event`` and the seed's fields).
+    Column("notification", JSON().with_variant(JSONB, "postgresql"), nullable=False),
+    # The app's own key for this notification: a second row with it is a retry.
+    Column("key", String(200), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("failed_at", DateTime(timezone=True), nullable=True),
+    Column("error", Text, nullable=True),
+    Index(
+        "ix_tocsin_outbox_pending",
+        "id",
+        postgresql_where=text("failed_at IS NULL"),
+        sqlite_where=text("failed_at IS NULL"),
+    ),
 )
