@@ -15,7 +15,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tocsin.config import Settings
+from tocsin.config import ConfigError, Settings
 from tocsin.jobrunner import MAX_ATTEMPTS, Handler, Reschedule, retry_delay
 from tocsin.mail import (
     MailContext,
@@ -144,7 +144,8 @@ class Mailing:
     ) -> MailOutcome:
         """Send one e-mail; its ``Message-ID`` derives from ``key`` (the job's), so that a
         second attempt after a node died is recognisably the same message."""
-        assert self.settings.mail_from is not None
+        if self.settings.mail_from is None:
+            raise ConfigError("TOCSIN_MAIL_FROM: set it to send e-mail")
         message = build_message(
             content,
             mail_from=self.settings.mail_from,
@@ -166,6 +167,10 @@ class Mailing:
 
             raise InvalidUnsubscribeToken("this server signs no unsubscribe links")
         tenant, user, event = read_unsubscribe_token(secret, token)
+        if await self.store.get_profile(tenant, user) is None:
+            # Erased since (or never e-mailed): nothing to turn off, and no row to write
+            # back for a user who is gone.
+            return tenant, user, event
         patch: dict[str, Any] = (
             {"digest": {"email": "off"}}
             if event == "digest"

@@ -23,6 +23,7 @@ from tests.smtpserver import SmtpServer
 from tocsin.config import Settings
 from tocsin.mail import unsubscribe_token
 from tocsin.mailing import mail_secret
+from tocsin.store.sql import SqlStore
 
 TENANT = "firm-a"
 EMAIL_AFTER = 1.0
@@ -107,6 +108,7 @@ async def test_one_click_unsubscribe_turns_that_events_email_off(
 ) -> None:
     secret = mail_secret(settings)
     assert secret is not None
+    await profile(http, "alice", "alice@firm-a.fr")  # she was e-mailed: she has an address
     link = unsubscribe_token(secret, TENANT, "alice", "email-received")
     user = {"Authorization": f"Bearer {token('alice', TENANT)}"}
     # Following the link shows a button; it changes nothing by itself.
@@ -128,3 +130,13 @@ async def test_one_click_unsubscribe_turns_that_events_email_off(
     assert after["events"]["email-received"]["email"] is False
     forged = await http.post("/api/v1/mail/unsubscribe", params={"token": link[:-2] + "AA"})
     assert forged.status_code == 400 and forged.json()["field"] == "token"
+    # A link of a user who is gone (erased since) writes nothing back for them.
+    gone = unsubscribe_token(secret, TENANT, "erased-since", "email-received")
+    answer = await http.post("/api/v1/mail/unsubscribe", params={"token": gone})
+    assert answer.status_code == 200
+    store = SqlStore(settings.database_url)
+    await store.open(migrate=False)
+    try:
+        assert await store.get_preferences(TENANT, "erased-since") is None
+    finally:
+        await store.close()

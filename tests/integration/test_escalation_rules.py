@@ -17,6 +17,7 @@ import pytest
 from tests.conftest import make_settings
 from tests.helpers import critical_alert, email
 from tests.pushservice import PushService
+from tests.smtpserver import SmtpServer
 from tocsin.app import create_service
 from tocsin.auth.apikeys import Publisher
 from tocsin.escalation import PUSH_JOB, Escalation
@@ -42,6 +43,12 @@ class Clock:
 
     def now(self) -> datetime:
         return self.moment
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    with SmtpServer() as server:
+        yield server
 
 
 @pytest.fixture
@@ -117,7 +124,7 @@ async def test_quiet_hours_defer_a_push_to_their_end_but_not_a_critical_one(
         await escalation.close()
 
 
-async def test_a_firms_own_delays_replace_the_servers(sqlite_url: str) -> None:
+async def test_a_firms_own_delays_replace_the_servers(sqlite_url: str, smtp: SmtpServer) -> None:
     # The server's defaults: 60 s before a push, 1800 s before an e-mail; firm-a sets its own.
     service = create_service(
         make_settings(
@@ -126,7 +133,7 @@ async def test_a_firms_own_delays_replace_the_servers(sqlite_url: str) -> None:
             vapid_subject="mailto:ops@firm-a.fr",
             push_after=60,
             email_after=1800,
-            smtp_url="smtp://127.0.0.1:9",
+            smtp_url=smtp.url,
             mail_from="notifications@firm-a.fr",
         )
     )
