@@ -50,6 +50,8 @@ BATCH = 200
 # Seconds any statement of the consumer may take: a connection that silently died is
 # found at the next poll, not never.
 COMMAND_TIMEOUT = 30.0
+# The longest a batch may hold the consumer's turn (ms): far above a batch's publish.
+HELD_TURN_MS = 60_000
 RECONNECT_MIN = 0.5
 MAX_ERROR = 2000
 # The app writes into Tocsin's own database: it is trusted as the admin key is. A row's
@@ -170,7 +172,9 @@ class OutboxConsumer:
             if not await pg_outbox.take_turn(conn):
                 return None
             rows = await pg_outbox.claim(conn, self.batch, self.max_bytes)
-            outcome = await self._publish(rows)
+            # Bounded too on this side: a publish that hangs rolls the batch back.
+            async with asyncio.timeout(HELD_TURN_MS / 1000):
+                outcome = await self._publish(rows)
             await pg_outbox.finish(conn, outcome.done, outcome.failed)
         for row_id, error in outcome.failed:
             log.warning("outbox row %d failed: %s", row_id, error)
@@ -225,7 +229,13 @@ class OutboxConsumer:
         if self._conn is not None and not self._conn.is_closed():
             return self._conn
         await self._disconnect()
-        conn = await asyncpg.connect(**self.connect_args, command_timeout=COMMAND_TIMEOUT)
+        conn = await asyncpg.connect(
+            **self.connect_args,
+            command_timeout=COMMAND_TIMEOUT,
+            # A node frozen mid-batch (stopped, swapping) holds the one consumer's turn: the
+            # server ends its transaction, and another node takes over.
+            server_settings={"idle_in_transaction_session_timeout": str(HELD_TURN_MS)},
+        )
         try:
             await conn.add_listener(pg_outbox.CHANNEL, self._notified)
         except BaseException:

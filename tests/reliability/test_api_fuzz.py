@@ -6,7 +6,7 @@ publishing and deadline endpoints, a user token for the inbox. The contract: no 
 every 4xx is JSON with an ``error`` field. Runs on SQLite and on PostgreSQL, whose text
 columns refuse what SQLite stores (NUL characters, 64-bit overflows).
 
-``TOCSIN_API_FUZZ_EXAMPLES`` (default 40 in ``make test``; ``make reliability`` runs 150) is
+``TOCSIN_API_FUZZ_EXAMPLES`` (default 20 in ``make test``; ``make reliability`` runs 150) is
 the number of examples per operation and mode.
 """
 
@@ -32,7 +32,7 @@ from tests.helpers import ADMIN_KEY, ServerThread, token
 from tests.reliability.results import Result, pytest_command
 
 HERE = "tests/reliability/test_api_fuzz.py"
-EXAMPLES = int(os.environ.get("TOCSIN_API_FUZZ_EXAMPLES", "40"))
+EXAMPLES = int(os.environ.get("TOCSIN_API_FUZZ_EXAMPLES", "20"))
 USER = token("fuzz-user", "fuzz-tenant")
 
 
